@@ -1,0 +1,1 @@
+"""ksz-gateway: a KSZ-style reference directory and access gateway."""
