@@ -103,7 +103,7 @@ class Catalogue:
                         code=code,
                         label=str(c.get("label", "")),
                         max_period=_parse_max(c["max"]),
-                        manual=bool(c.get("manual", True)),
+                        manual=_flag(c.get("manual", True), "manual"),
                     )
         except (AttributeError, KeyError, TypeError, ValueError) as exc:
             raise CatalogueError(f"malformed quality-code catalogue: {exc!r}") from exc
@@ -126,6 +126,12 @@ class Catalogue:
         return {"sectors": out}
 
 
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return value
+
+
 def _parse_max(spec: Mapping[str, Any]) -> MaxPeriod:
     if spec.get("calendar_year"):
         return MaxPeriod(calendar_year=True)
@@ -138,13 +144,14 @@ def _parse_max(spec: Mapping[str, Any]) -> MaxPeriod:
 
 
 def load_catalogue(sources: Iterable[str | Path] = (DEFAULT_CATALOGUE_FILE,)) -> Catalogue:
-    """Load and merge catalogue files: a bare name is a file shipped in ``gateway/data``, else a path."""
+    """Load and merge catalogue files: the name of a file shipped in ``gateway/data``, or a path."""
     result = Catalogue()
     for source in sources:
-        if isinstance(source, Path) or "/" in source:
-            text = Path(source).read_text(encoding="utf-8")
+        shipped = resources.files("gateway.data").joinpath(str(source))
+        if isinstance(source, str) and "/" not in source and shipped.is_file():
+            text = shipped.read_text(encoding="utf-8")
         else:
-            text = resources.files("gateway.data").joinpath(source).read_text(encoding="utf-8")
+            text = Path(source).read_text(encoding="utf-8")
         try:
             data = json.loads(text)
         except ValueError as exc:
