@@ -1,0 +1,281 @@
+"""The access-control use cases: CheckAccess (decide only) and SendFlow (decide, forward, make the effects).
+
+Invariant: a SendFlow that is refused, or whose provider refuses or cannot be reached, changes nothing in the
+directory; an allowed one makes its effects (automatic integrations, the recorded attestation) and its audit
+record in one transaction, after the provider accepted the payload. Every decision is audited with its reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+from gateway.access import (
+    AccessDecision,
+    AccessReason,
+    Flow,
+    FlowCatalogue,
+    FlowDates,
+    FlowPerson,
+    PlannedIntegration,
+    decide,
+    qualifying_codes,
+)
+from gateway.catalogue import Catalogue
+from gateway.directory import Attestation, Detail, DirectoryRequest, Ok, Severity, Summary, integrate
+from gateway.periods import PeriodSet
+from gateway.results import FlowResult, decode_flow, encode_flow
+from gateway.service import audit, brussels_today, fingerprint, new_ticket, reference_reused
+from gateway.ssin import check_ssin
+from gateway.storage.base import InstitutionRecord, Store, StoredAnswer, Transaction
+
+__all__ = ["AccessService", "FlowRequest", "Provider", "ProviderError"]
+
+
+class ProviderError(Exception):
+    """The flow's provider refused the payload or could not be reached; ``message`` says which."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Provider(Protocol):
+    """Forwards a flow's payload to the provider the catalogue names; returns its answer (XML bytes)."""
+
+    def __call__(self, flow: Flow, payload: bytes | None, ticket: str) -> bytes | None: ...
+
+
+def no_provider(flow: Flow, payload: bytes | None, ticket: str) -> bytes | None:
+    raise ProviderError(f"flow {flow.id} names provider {flow.provider_url}, but this gateway forwards to none")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowRequest:
+    flow: str
+    persons: tuple[FlowPerson, ...]
+    consultation_period: tuple[date, date | None] | None = None
+    effective_date: date | None = None
+    validity_period: tuple[date, date | None] | None = None
+    decision_period: tuple[date, date | None] | None = None
+    delivery_year: int | None = None
+    aid: str | None = None
+    payload: bytes | None = None
+
+    def dates(self, today: date) -> FlowDates:
+        return FlowDates(
+            today=today,
+            consultation_period=self.consultation_period,
+            effective_date=self.effective_date,
+            validity_period=self.validity_period,
+            decision_period=self.decision_period,
+            delivery_year=self.delivery_year,
+            aid=self.aid,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        def raw(p: tuple[date, date | None] | None) -> list[str | None] | None:
+            return None if p is None else [p[0].isoformat(), p[1].isoformat() if p[1] else None]
+
+        return {
+            "flow": self.flow,
+            "persons": [[p.ssin, p.role.value] for p in self.persons],
+            "consultation_period": raw(self.consultation_period),
+            "effective_date": self.effective_date.isoformat() if self.effective_date else None,
+            "validity_period": raw(self.validity_period),
+            "decision_period": raw(self.decision_period),
+            "delivery_year": self.delivery_year,
+            "aid": self.aid,
+            "payload": None if self.payload is None else self.payload.decode("utf-8", "replace"),
+        }
+
+
+@dataclass
+class AccessService:
+    store: Store
+    catalogue: Catalogue
+    flows: FlowCatalogue
+    provider: Provider = no_provider
+    today: Callable[[], date] = brussels_today
+    ticket: Callable[[], str] = new_ticket
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def check_access(
+        self, institution: InstitutionRecord, request: FlowRequest, reference: str | None = None
+    ) -> FlowResult:
+        """Decide without side effects (the decision is audited)."""
+        described = request.describe()
+        print_ = fingerprint("CheckAccess", described)
+        with self.store.transaction() as tx:
+            replay = self._replay(tx, institution, "CheckAccess", reference, print_, described)
+            if replay is not None:
+                return replay
+            decision = self._decide(tx, institution, request)
+            result = self._result(decision, ())
+            self._finish(tx, institution, "CheckAccess", reference, print_, described, result)
+            return result
+
+    def send_flow(
+        self, institution: InstitutionRecord, request: FlowRequest, reference: str | None = None
+    ) -> FlowResult:
+        """Decide; when allowed, forward the payload, then make the effects. Nothing applied on any failure."""
+        described = request.describe()
+        print_ = fingerprint("SendFlow", described)
+        flow = self.flows.get(request.flow)
+        if flow is None or flow.provider_url is None:
+            with self.store.transaction() as tx:
+                replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
+                if replay is not None:
+                    return replay
+                decision = self._decide(tx, institution, request)
+                result = self._apply(tx, institution, decision, None)
+                self._finish(tx, institution, "SendFlow", reference, print_, described, result)
+                return result
+        # A provider is called outside any transaction, so a slow provider holds no locks; the effects are
+        # made afterwards in their own transaction, together with the audit record, only when it accepted.
+        with self.store.transaction() as tx:
+            replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
+            if replay is not None:
+                return replay
+            decision = self._decide(tx, institution, request)
+            if not decision.allowed:
+                result = self._result(decision, ())
+                self._finish(tx, institution, "SendFlow", reference, print_, described, result)
+                return result
+        ticket = self.ticket()
+        try:
+            answer = self.provider(flow, request.payload, ticket)
+        except ProviderError as exc:
+            detail = Detail(
+                Severity.ERROR,
+                AccessReason.PROVIDER_UNAVAILABLE,
+                f"The provider of flow {flow.id} did not accept the message: {exc.message}. Nothing was applied.",
+                (("Flow", flow.id),),
+            )
+            failed = FlowResult(ticket, Summary(Ok.NO, 10000), False, decision.persons, (detail,))
+            with self.store.transaction() as tx:
+                self._audit(tx, institution, "SendFlow", reference, described, encode_flow(failed))
+            return failed
+        with self.store.transaction() as tx:
+            replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
+            if replay is not None:
+                return replay
+            result = self._apply(tx, institution, decision, answer, ticket)
+            self._finish(tx, institution, "SendFlow", reference, print_, described, result)
+            return result
+
+    # -- steps ---------------------------------------------------------------------------------------------
+
+    def _decide(self, tx: Transaction, institution: InstitutionRecord, request: FlowRequest) -> AccessDecision:
+        flow = self.flows.get(request.flow)
+        integrations: dict[str, dict[int, PeriodSet]] = {}
+        if flow is not None:
+            ssins = tuple(dict.fromkeys(p.ssin for p in request.persons if check_ssin(p.ssin).valid))
+            for code in qualifying_codes(flow, request.aid):
+                for ssin, periods in tx.read_periods(institution.id, code, ssins).items():
+                    integrations.setdefault(ssin, {})[code] = periods
+        return decide(
+            self.flows,
+            self.catalogue,
+            institution.sector,
+            request.flow,
+            request.persons,
+            request.dates(self.today()),
+            integrations,
+        )
+
+    def _apply(
+        self,
+        tx: Transaction,
+        institution: InstitutionRecord,
+        decision: AccessDecision,
+        answer: bytes | None,
+        ticket: str | None = None,
+    ) -> FlowResult:
+        ticket = ticket or self.ticket()
+        if not decision.allowed:
+            return self._result(decision, (), ticket=ticket)
+        made = self._integrate(tx, institution, decision.effects)
+        if decision.attestation_code is not None and decision.attestation_validity is not None:
+            for person in decision.persons:
+                tx.record_attestation(
+                    institution.id,
+                    Attestation(ticket, person.ssin, decision.attestation_code, decision.attestation_validity),
+                )
+        return self._result(decision, made, answer, ticket)
+
+    def _integrate(
+        self, tx: Transaction, institution: InstitutionRecord, planned: Sequence[PlannedIntegration]
+    ) -> tuple[PlannedIntegration, ...]:
+        """Merge each planned integration into the directory (R2.5), one code and period at a time."""
+        groups: dict[tuple[int, Any], list[str]] = {}
+        for p in planned:
+            groups.setdefault((p.code, p.period), []).append(p.ssin)
+        for (code, period), ssins in groups.items():
+            current = tx.read_periods(institution.id, code, ssins)
+            request = DirectoryRequest(code, period.start, period.end, tuple(ssins))
+            # decide() already resolved the period against the code's maximum, so none is refused here.
+            for outcome in integrate(self.catalogue, institution.sector, request, current):
+                if outcome.changed and outcome.periods is not None:
+                    tx.write_periods(institution.id, code, outcome.ssin, outcome.periods)
+        return tuple(planned)
+
+    def _result(
+        self,
+        decision: AccessDecision,
+        made: tuple[PlannedIntegration, ...],
+        answer: bytes | None = None,
+        ticket: str | None = None,
+    ) -> FlowResult:
+        summary = Summary(Ok.YES, 0) if decision.allowed else Summary(Ok.NO, 10000)
+        return FlowResult(
+            ticket or self.ticket(), summary, decision.allowed, decision.persons, decision.details, made, answer
+        )
+
+    def _replay(
+        self,
+        tx: Transaction,
+        institution: InstitutionRecord,
+        operation: str,
+        reference: str | None,
+        print_: str,
+        described: Mapping[str, Any],
+    ) -> FlowResult | None:
+        if reference is None:
+            return None
+        stored = tx.find_answer(institution.id, reference)
+        if stored is None:
+            return None
+        if stored.fingerprint == print_:
+            return decode_flow(stored.answer)
+        refused = FlowResult(self.ticket(), Summary(Ok.NO, 10000), False, (), (reference_reused(reference),))
+        self._audit(tx, institution, operation, reference, described, encode_flow(refused))
+        return refused
+
+    def _finish(
+        self,
+        tx: Transaction,
+        institution: InstitutionRecord,
+        operation: str,
+        reference: str | None,
+        print_: str,
+        described: Mapping[str, Any],
+        result: FlowResult,
+    ) -> None:
+        encoded = encode_flow(result)
+        self._audit(tx, institution, operation, reference, described, encoded)
+        if reference is not None:
+            tx.save_answer(institution.id, reference, StoredAnswer(operation, print_, encoded))
+
+    def _audit(
+        self,
+        tx: Transaction,
+        institution: InstitutionRecord,
+        operation: str,
+        reference: str | None,
+        request: Mapping[str, Any],
+        outcome: Mapping[str, Any],
+    ) -> None:
+        audit(tx, self.now(), institution, operation, reference, request, outcome)
