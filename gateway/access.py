@@ -401,8 +401,7 @@ def _check_request(flow: Flow, persons: Sequence[FlowPerson], dates: FlowDates) 
     if dates.aid is not None and applicable and dates.aid not in applicable:
         return _error(
             AccessReason.AID_NOT_APPLICABLE,
-            f"Flow {flow.id} has no quality code for aid {dates.aid}; it applies to "
-            f"{', '.join(sorted(applicable))}.",
+            f"Flow {flow.id} has no quality code for aid {dates.aid}; it applies to {', '.join(sorted(applicable))}.",
             ("Aid", dates.aid),
         )
     for name in PERIOD_NAMES:

@@ -3,11 +3,15 @@
     GatewayError                          code
     ├── ConfigurationError                CONFIGURATION_ERROR        bad settings or data files
     ├── StorageError                      STORAGE_UNAVAILABLE        the database failed or cannot be reached
+    ├── InternalError                     INTERNAL_ERROR             a bug: soap:Server, details only in the log
+    │   └── InvalidResponse               RESPONSE_INVALID           an answer failed the schema; never sent
     ├── RequestError                      (soap:Client faults: the message itself is wrong)
     │   ├── MalformedMessage              MALFORMED_MESSAGE          not well-formed XML, not a SOAP envelope
+    │   ├── VersionMismatch               VERSION_MISMATCH           a SOAP 1.2 (or other) envelope namespace
     │   ├── ForbiddenDoctype              DOCTYPE_FORBIDDEN          a DOCTYPE or entity declaration
     │   ├── EmptyBody                     EMPTY_BODY                 no request element in soap:Body
     │   ├── SchemaViolation               SCHEMA_VIOLATION           Body does not validate against xsd/
+    │   ├── InvalidPeriod                 END_BEFORE_START           a consultation period that ends before it starts
     │   ├── UnknownOperation              UNKNOWN_OPERATION          no operation of that name
     │   ├── SoapActionMismatch            SOAPACTION_MISMATCH        SOAPAction names another operation
     │   ├── MustUnderstandFault           MUST_UNDERSTAND            a mustUnderstand header we do not know
@@ -30,6 +34,9 @@ __all__ = [
     "FailedAuthentication",
     "ForbiddenDoctype",
     "GatewayError",
+    "InternalError",
+    "InvalidPeriod",
+    "InvalidResponse",
     "InvalidSecurity",
     "MalformedMessage",
     "MessageTooLarge",
@@ -40,6 +47,7 @@ __all__ = [
     "StorageError",
     "UnknownOperation",
     "UnsupportedMediaType",
+    "VersionMismatch",
 ]
 
 
@@ -62,6 +70,23 @@ class StorageError(GatewayError):
     code = "STORAGE_UNAVAILABLE"
 
 
+class InternalError(GatewayError):
+    """Something the gateway got wrong: a ``soap:Server`` fault whose text says nothing of the cause."""
+
+    code = "INTERNAL_ERROR"
+
+
+class InvalidResponse(InternalError):
+    """An answer did not validate against xsd/: it is logged and replaced by a server fault, never sent."""
+
+    code = "RESPONSE_INVALID"
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
+
+
 class RequestError(GatewayError):
     """The request message is wrong: a ``soap:Client`` fault; nothing is stored."""
 
@@ -70,6 +95,12 @@ class RequestError(GatewayError):
 
 class MalformedMessage(RequestError):
     code = "MALFORMED_MESSAGE"
+
+
+class VersionMismatch(RequestError):
+    """The envelope is not in the SOAP 1.1 namespace (a ``soap:VersionMismatch`` fault)."""
+
+    code = "VERSION_MISMATCH"
 
 
 class ForbiddenDoctype(RequestError):
@@ -87,6 +118,12 @@ class SchemaViolation(RequestError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class InvalidPeriod(RequestError):
+    """A period the schema accepts but no request can mean: its end lies before its start."""
+
+    code = "END_BEFORE_START"
 
 
 class UnknownOperation(RequestError):

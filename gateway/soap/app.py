@@ -1,0 +1,53 @@
+"""The one factory of the SOAP service: settings and a store in, a WSGI application out.
+
+Invariant: everything a request needs that does not change per request — the served documents, the compiled
+schema, the spyne application, the catalogue, the use cases — is built here, once per process, and nothing is
+built at import time; the store is the caller's (one per worker process, opened after the fork).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from gateway.resources import xsd_path
+from gateway.service import DirectoryService, brussels_today
+from gateway.settings import Settings
+from gateway.soap.application import Dispatcher, build_application
+from gateway.soap.documents import XSD_FILE, ContractDocuments
+from gateway.soap.edge import SoapEndpoint
+from gateway.soap.schema import MessageSchema
+from gateway.soap.wssecurity import Authenticator
+from gateway.storage.base import Store
+
+__all__ = ["gateway_day", "make_app"]
+
+
+def gateway_day(settings: Settings) -> Callable[[], date]:
+    """The gateway's calendar day: the day fixed by ``--today``, else today in Europe/Brussels."""
+    fixed = settings.today
+    if fixed is None:
+        return brussels_today
+    return lambda: fixed
+
+
+def make_app(
+    settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> SoapEndpoint:
+    """The repertorium endpoint on ``store``; ``clock`` is the wall clock WS-Security timestamps are checked against."""
+    documents = ContractDocuments()
+    schema = MessageSchema(documents.originals[XSD_FILE], XSD_FILE, base_url=str(xsd_path(XSD_FILE)))
+    directory = DirectoryService(store, store.catalogue(), today=gateway_day(settings))
+    return SoapEndpoint(
+        documents=documents,
+        schema=schema,
+        dispatcher=Dispatcher(build_application()),
+        authenticator=Authenticator(
+            store,
+            window_seconds=settings.timestamp_window_seconds,
+            allow_password_text=settings.allow_password_text,
+            clock=clock,
+        ),
+        directory=directory,
+        max_body_bytes=settings.max_body_bytes,
+    )

@@ -1,0 +1,93 @@
+"""The repertorium's spyne service: one ``@rpc`` per contract operation, each calling its use case.
+
+Invariant: an operation acts for the authenticated institution of its call scope only (never one named in the
+message), and a ``GatewayError`` it raises leaves spyne as an ``OperationFault`` that still carries it, so the
+edge answers with that error's fault; any other exception becomes a ``soap:Server`` fault without its text.
+
+To add an operation: its models in ``models``, a reader and writer in ``codec.CODECS``, an ``@rpc`` here named
+as the WSDL names it (``_in_message_name`` / ``_out_message_name`` as the schema's elements).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from spyne import Fault, Service, rpc
+
+from gateway.errors import GatewayError
+from gateway.results import ConsultResult, OperationResult
+from gateway.service import DirectoryService
+from gateway.soap import models
+from gateway.soap.codec import ChangeCommand, ConsultCommand
+from gateway.storage.base import InstitutionRecord
+
+__all__ = ["CallScope", "OperationFault", "RepertoriumService"]
+
+
+@dataclass(frozen=True, slots=True)
+class CallScope:
+    """What one request's operation may use: the authenticated institution and the use cases."""
+
+    institution: InstitutionRecord
+    directory: DirectoryService
+
+
+class OperationFault(Fault):  # type: ignore[misc]
+    """A ``GatewayError`` raised inside an operation, carried through spyne's fault handling."""
+
+    def __init__(self, error: GatewayError) -> None:
+        super().__init__("Server", error.message)
+        self.error = error
+
+
+def _scope(ctx: Any) -> CallScope:
+    scope = ctx.udc
+    assert isinstance(scope, CallScope), "the edge sets the call scope before dispatching"
+    return scope
+
+
+class RepertoriumService(Service):  # type: ignore[misc]
+    """Integrate, Desintegrate and Consult (contract v1); CheckAccess and SendFlow come later."""
+
+    @rpc(  # type: ignore[untyped-decorator]
+        models.IntegrationRequest,
+        _body_style="bare",
+        _in_message_name="IntegrateRequest",
+        _out_message_name="IntegrateResponse",
+        _returns=models.IntegrateResponse,
+    )
+    def Integrate(ctx: Any, command: ChangeCommand) -> OperationResult:
+        scope = _scope(ctx)
+        return scope.directory.integrate(scope.institution, command.request, command.reference)
+
+    @rpc(  # type: ignore[untyped-decorator]
+        models.IntegrationRequest,
+        _body_style="bare",
+        _in_message_name="DesintegrateRequest",
+        _out_message_name="DesintegrateResponse",
+        _returns=models.DesintegrateResponse,
+    )
+    def Desintegrate(ctx: Any, command: ChangeCommand) -> OperationResult:
+        scope = _scope(ctx)
+        return scope.directory.desintegrate(scope.institution, command.request, command.reference)
+
+    @rpc(  # type: ignore[untyped-decorator]
+        models.ConsultRequest,
+        _body_style="bare",
+        _in_message_name="ConsultRequest",
+        _out_message_name="ConsultResponse",
+        _returns=models.ConsultResponse,
+    )
+    def Consult(ctx: Any, command: ConsultCommand) -> ConsultResult:
+        scope = _scope(ctx)
+        return scope.directory.consult(
+            scope.institution, command.ssin, command.window, command.code, command.sector, command.reference
+        )
+
+    @classmethod
+    def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
+        try:
+            return super().call_wrapper(ctx, args)
+        except GatewayError as exc:
+            raise OperationFault(exc) from exc
