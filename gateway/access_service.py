@@ -27,9 +27,9 @@ from gateway.catalogue import Catalogue
 from gateway.directory import Attestation, Detail, DirectoryRequest, Ok, Severity, Summary, integrate
 from gateway.periods import PeriodSet
 from gateway.results import FlowResult, decode_flow, encode_flow
-from gateway.service import audit, brussels_today, fingerprint, new_ticket, reference_reused
+from gateway.service import audit, brussels_today, claim, fingerprint, new_ticket, reference_reused
 from gateway.ssin import check_ssin
-from gateway.storage.base import InstitutionRecord, Store, StoredAnswer, Transaction
+from gateway.storage.base import InstitutionRecord, NonceClaim, Store, StoredAnswer, Transaction
 
 __all__ = ["AccessService", "FlowRequest", "Provider", "ProviderError"]
 
@@ -103,12 +103,18 @@ class AccessService:
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def check_access(
-        self, institution: InstitutionRecord, request: FlowRequest, reference: str | None = None
+        self,
+        institution: InstitutionRecord,
+        request: FlowRequest,
+        reference: str | None = None,
+        *,
+        nonce: NonceClaim | None = None,
     ) -> FlowResult:
         """Decide without side effects (the decision is audited)."""
         described = request.describe()
         print_ = fingerprint("CheckAccess", described)
         with self.store.transaction() as tx:
+            claim(tx, nonce)
             replay = self._replay(tx, institution, "CheckAccess", reference, print_, described)
             if replay is not None:
                 return replay
@@ -118,7 +124,12 @@ class AccessService:
             return result
 
     def send_flow(
-        self, institution: InstitutionRecord, request: FlowRequest, reference: str | None = None
+        self,
+        institution: InstitutionRecord,
+        request: FlowRequest,
+        reference: str | None = None,
+        *,
+        nonce: NonceClaim | None = None,
     ) -> FlowResult:
         """Decide; when allowed, forward the payload, then make the effects. Nothing applied on any failure."""
         described = request.describe()
@@ -126,6 +137,7 @@ class AccessService:
         flow = self.flows.get(request.flow)
         if flow is None or flow.provider_url is None:
             with self.store.transaction() as tx:
+                claim(tx, nonce)
                 replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
                 if replay is not None:
                     return replay
@@ -136,6 +148,7 @@ class AccessService:
         # A provider is called outside any transaction, so a slow provider holds no locks; the effects are
         # made afterwards in their own transaction, together with the audit record, only when it accepted.
         with self.store.transaction() as tx:
+            claim(tx, nonce)
             replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
             if replay is not None:
                 return replay

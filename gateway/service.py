@@ -1,7 +1,8 @@
 """The directory's use cases: one request, one transaction, one audit record, one answer.
 
 Invariant: each call reads the persons' periods (locking them), lets the pure domain core decide, writes the
-changes, the audit record and the stored answer of its Reference in a single transaction. A Reference seen
+changes, the audit record, the stored answer of its Reference and its WS-Security nonce in a single
+transaction. A Reference seen
 before returns the stored answer (same Ticket) and applies nothing; with another request it is refused.
 """
 
@@ -32,6 +33,7 @@ from gateway.directory import (
     persons_to_read,
     summarize,
 )
+from gateway.errors import FailedAuthentication
 from gateway.periods import Period, PeriodSet
 from gateway.results import (
     ConsultResult,
@@ -43,13 +45,14 @@ from gateway.results import (
     encode_period,
 )
 from gateway.ssin import check_ssin
-from gateway.storage.base import AuditRecord, InstitutionRecord, Store, StoredAnswer, Transaction
+from gateway.storage.base import AuditRecord, InstitutionRecord, NonceClaim, Store, StoredAnswer, Transaction
 
 __all__ = [
     "BRUSSELS",
     "DirectoryService",
     "audit",
     "brussels_today",
+    "claim",
     "fingerprint",
     "new_ticket",
     "reference_reused",
@@ -96,17 +99,32 @@ class DirectoryService:
     # -- Integrate / Desintegrate ------------------------------------------------------------------------
 
     def integrate(
-        self, institution: InstitutionRecord, request: DirectoryRequest, reference: str | None = None
+        self,
+        institution: InstitutionRecord,
+        request: DirectoryRequest,
+        reference: str | None = None,
+        *,
+        nonce: NonceClaim | None = None,
     ) -> OperationResult:
-        return self._change("Integrate", institution, request, reference)
+        return self._change("Integrate", institution, request, reference, nonce)
 
     def desintegrate(
-        self, institution: InstitutionRecord, request: DirectoryRequest, reference: str | None = None
+        self,
+        institution: InstitutionRecord,
+        request: DirectoryRequest,
+        reference: str | None = None,
+        *,
+        nonce: NonceClaim | None = None,
     ) -> OperationResult:
-        return self._change("Desintegrate", institution, request, reference)
+        return self._change("Desintegrate", institution, request, reference, nonce)
 
     def _change(
-        self, operation: str, institution: InstitutionRecord, request: DirectoryRequest, reference: str | None
+        self,
+        operation: str,
+        institution: InstitutionRecord,
+        request: DirectoryRequest,
+        reference: str | None,
+        nonce: NonceClaim | None,
     ) -> OperationResult:
         described = {
             "code": request.code,
@@ -115,6 +133,7 @@ class DirectoryService:
         }
         print_ = fingerprint(operation, described)
         with self.store.transaction() as tx:
+            claim(tx, nonce)
             if reference is not None:
                 stored = tx.find_answer(institution.id, reference)
                 if stored is not None:
@@ -161,10 +180,13 @@ class DirectoryService:
         code: int | None = None,
         sector: int | None = None,
         reference: str | None = None,
+        *,
+        nonce: NonceClaim | None = None,
     ) -> ConsultResult:
         described = {"ssin": ssin, "period": encode_period(window), "code": code, "sector": sector}
         print_ = fingerprint("Consult", described)
         with self.store.transaction() as tx:
+            claim(tx, nonce)
             if reference is not None:
                 stored = tx.find_answer(institution.id, reference)
                 if stored is not None:
@@ -198,6 +220,12 @@ class DirectoryService:
         outcome: Mapping[str, Any],
     ) -> None:
         audit(tx, self.now(), institution, operation, reference, request, outcome)
+
+
+def claim(tx: Transaction, nonce: NonceClaim | None) -> None:
+    """Remember the request's WS-Security nonce in its own transaction; a replay rolls everything back."""
+    if nonce is not None and not tx.claim_nonce(nonce):
+        raise FailedAuthentication(f"nonce replayed by institution {nonce.institution_id}")
 
 
 def audit(

@@ -150,8 +150,8 @@ class SoapEndpoint:
             )
         _check_action(environ, operation)
         self._schema.check_request(envelope.body)
-        institution = self._authenticator.authenticate(envelope.headers)
-        dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory))
+        institution, nonce = self._authenticator.verify(envelope.headers)
+        dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory, nonce))
         self._schema.check_response(dispatched.response)
         answer: bytes = etree.tostring(dispatched.document, xml_declaration=True, encoding="UTF-8")
         return answer

@@ -20,17 +20,19 @@ from gateway.results import ConsultResult, OperationResult
 from gateway.service import DirectoryService
 from gateway.soap import models
 from gateway.soap.codec import ChangeCommand, ConsultCommand
-from gateway.storage.base import InstitutionRecord
+from gateway.storage.base import InstitutionRecord, NonceClaim
 
 __all__ = ["CallScope", "OperationFault", "RepertoriumService"]
 
 
 @dataclass(frozen=True, slots=True)
 class CallScope:
-    """What one request's operation may use: the authenticated institution and the use cases."""
+    """What one request's operation may use: the authenticated institution, the use cases, and the request's
+    WS-Security nonce, which the use case claims in its own transaction."""
 
     institution: InstitutionRecord
     directory: DirectoryService
+    nonce: NonceClaim | None = None
 
 
 class OperationFault(Fault):  # type: ignore[misc]
@@ -59,7 +61,7 @@ class RepertoriumService(Service):  # type: ignore[misc]
     )
     def Integrate(ctx: Any, command: ChangeCommand) -> OperationResult:
         scope = _scope(ctx)
-        return scope.directory.integrate(scope.institution, command.request, command.reference)
+        return scope.directory.integrate(scope.institution, command.request, command.reference, nonce=scope.nonce)
 
     @rpc(  # type: ignore[untyped-decorator]
         models.IntegrationRequest,
@@ -70,7 +72,7 @@ class RepertoriumService(Service):  # type: ignore[misc]
     )
     def Desintegrate(ctx: Any, command: ChangeCommand) -> OperationResult:
         scope = _scope(ctx)
-        return scope.directory.desintegrate(scope.institution, command.request, command.reference)
+        return scope.directory.desintegrate(scope.institution, command.request, command.reference, nonce=scope.nonce)
 
     @rpc(  # type: ignore[untyped-decorator]
         models.ConsultRequest,
@@ -82,7 +84,13 @@ class RepertoriumService(Service):  # type: ignore[misc]
     def Consult(ctx: Any, command: ConsultCommand) -> ConsultResult:
         scope = _scope(ctx)
         return scope.directory.consult(
-            scope.institution, command.ssin, command.window, command.code, command.sector, command.reference
+            scope.institution,
+            command.ssin,
+            command.window,
+            command.code,
+            command.sector,
+            command.reference,
+            nonce=scope.nonce,
         )
 
     @classmethod

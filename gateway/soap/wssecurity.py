@@ -28,7 +28,7 @@ from lxml import etree
 
 from gateway.errors import FailedAuthentication, InvalidSecurity
 from gateway.soap.names import WSSE, WSSE_BASE64, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU, qname
-from gateway.storage.base import InstitutionRecord, Store
+from gateway.storage.base import InstitutionRecord, NonceClaim, Store
 
 __all__ = [
     "INSTITUTION_TTL_SECONDS",
@@ -178,7 +178,15 @@ class Authenticator:
         return hmac.compare_digest(token.password.encode(), institution.secret.encode())
 
     def authenticate(self, headers: Sequence[etree._Element]) -> InstitutionRecord:
-        """The institution the request's UsernameToken proves, or ``AuthenticationError``."""
+        """The institution the request's UsernameToken proves, its nonce remembered in a transaction of its own."""
+        institution, claim = self.verify(headers)
+        if claim is not None and not self._store.use_nonce(claim.institution_id, claim.nonce, claim.created, claim.now):
+            raise FailedAuthentication(f"nonce replayed by institution {institution.id}")
+        return institution
+
+    def verify(self, headers: Sequence[etree._Element]) -> tuple[InstitutionRecord, NonceClaim | None]:
+        """The institution the request's UsernameToken proves, or ``AuthenticationError``; and the nonce that the
+        request's transaction must claim (a replay is refused there, so one commit serves the whole request)."""
         token = read_username_token(headers)
         institution, fresh = self._institution(token.username)
         if institution is not None and not fresh and not self._proves(token, institution):
@@ -197,9 +205,8 @@ class Authenticator:
                 raise FailedAuthentication(f"wsu:Created {token.created_text} is older than the window")
             if token.created > now + self._window:
                 raise FailedAuthentication(f"wsu:Created {token.created_text} lies in the future")
-        if token.nonce is not None:
-            created = token.created if token.created is not None else now
-            nonce = base64.b64encode(token.nonce).decode("ascii")
-            if not self._store.use_nonce(institution.id, nonce, created, now):
-                raise FailedAuthentication(f"nonce replayed by institution {institution.id}")
-        return institution
+        if token.nonce is None:
+            return institution, None
+        created = token.created if token.created is not None else now
+        nonce = base64.b64encode(token.nonce).decode("ascii")
+        return institution, NonceClaim(institution.id, nonce, created, now)

@@ -21,6 +21,7 @@ __all__ = [
     "AuditRecord",
     "ImportRow",
     "InstitutionRecord",
+    "NonceClaim",
     "Store",
     "StoredAnswer",
     "Transaction",
@@ -65,6 +66,16 @@ class StoredAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class NonceClaim:
+    """A WS-Security nonce to remember in the request's own transaction: a replay is refused there."""
+
+    institution_id: str
+    nonce: str  # base64, as sent
+    created: datetime
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ImportRow:
     institution_id: str
     ssin: str
@@ -102,6 +113,10 @@ class Transaction(Protocol):
         ...
 
     def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None: ...
+
+    def claim_nonce(self, claim: NonceClaim) -> bool:
+        """Remember the nonce; False when this institution used it before (a replay). Stale nonces are pruned."""
+        ...
 
 
 class Store(Protocol):

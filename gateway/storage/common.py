@@ -7,6 +7,7 @@ from the domain's ``Catalogue`` only here, and timestamps are stored as UTC.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import islice
@@ -19,6 +20,7 @@ __all__ = [
     "NONCE_PRUNE_INTERVAL_SECONDS",
     "NONCE_RETENTION",
     "CodeRow",
+    "PruneSchedule",
     "batched",
     "catalogue_from_rows",
     "catalogue_rows",
@@ -29,6 +31,23 @@ __all__ = [
 IMPORT_BATCH = 10_000  # rows merged per import transaction
 NONCE_RETENTION = timedelta(minutes=10)  # twice the WS-Security window: older nonces are refused as stale anyway
 NONCE_PRUNE_INTERVAL_SECONDS = 60.0
+
+
+class PruneSchedule:
+    """Says when stale nonces are due to be deleted again: at most once a minute per store (thread-safe enough:
+    an extra prune now and then is harmless)."""
+
+    def __init__(self, interval: float = NONCE_PRUNE_INTERVAL_SECONDS) -> None:
+        self._interval = interval
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self._interval
+        return True
+
 
 T = TypeVar("T")
 

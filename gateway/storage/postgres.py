@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -28,11 +27,11 @@ from gateway.catalogue import Catalogue
 from gateway.directory import Attestation, Institution, Integration
 from gateway.errors import StorageError
 from gateway.periods import Period, PeriodSet
-from gateway.storage.base import AuditRecord, ImportRow, InstitutionRecord, StoredAnswer
+from gateway.storage.base import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.storage.common import (
     IMPORT_BATCH,
-    NONCE_PRUNE_INTERVAL_SECONDS,
     NONCE_RETENTION,
+    PruneSchedule,
     batched,
     catalogue_from_rows,
     catalogue_rows,
@@ -81,8 +80,9 @@ def _institution(row: Sequence[Any]) -> InstitutionRecord:
 class PostgresTransaction:
     """The port's unit of work on one pooled connection inside ``BEGIN`` .. ``COMMIT`` (read committed)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, prune: PruneSchedule) -> None:
         self._conn = conn
+        self._prune = prune
 
     def institution(self, institution_id: str) -> InstitutionRecord | None:
         row = self._conn.execute(
@@ -194,6 +194,15 @@ class PostgresTransaction:
             (institution_id, reference, answer.operation, answer.fingerprint, Jsonb(answer.answer)),
         )
 
+    def claim_nonce(self, claim: NonceClaim) -> bool:
+        inserted = self._conn.execute(
+            "INSERT INTO nonces (institution_id, nonce, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
+            (claim.institution_id, claim.nonce, utc(claim.created)),
+        ).rowcount
+        if self._prune.due():
+            self._conn.execute("DELETE FROM nonces WHERE created < %s", (utc(claim.now) - NONCE_RETENTION,))
+        return bool(inserted == 1)
+
 
 _IMPORT_MERGE = """
 WITH incoming (institution_id, ssin, code, start_date, end_date) AS (
@@ -229,7 +238,7 @@ class PostgresStore:
         self._pool: ConnectionPool | None = None
         self._pool_pid = 0
         self._closed = False
-        self._next_prune = 0.0
+        self._prune = PruneSchedule()
 
     def __repr__(self) -> str:
         parts = urlsplit(self.url)
@@ -324,18 +333,11 @@ class PostgresStore:
     @contextmanager
     def transaction(self) -> Iterator[PostgresTransaction]:
         with self._tx() as conn:
-            yield PostgresTransaction(conn)
+            yield PostgresTransaction(conn, self._prune)
 
     def use_nonce(self, institution_id: str, nonce: str, created: datetime, now: datetime) -> bool:
-        with self._tx() as conn:
-            inserted = conn.execute(
-                "INSERT INTO nonces (institution_id, nonce, created) VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                (institution_id, nonce, utc(created)),
-            ).rowcount
-            if time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + NONCE_PRUNE_INTERVAL_SECONDS
-                conn.execute("DELETE FROM nonces WHERE created < %s", (utc(now) - NONCE_RETENTION,))
-        return inserted == 1
+        with self.transaction() as tx:
+            return tx.claim_nonce(NonceClaim(institution_id, nonce, created, now))
 
     # -- the operator's administration -------------------------------------------------------------------
 

@@ -3,15 +3,22 @@
 Invariant: every write runs in ``BEGIN IMMEDIATE``, so writers, whatever process or thread they run in,
 take the database's write lock before their first read and commit one after another: a read-decide-write
 never works on periods another writer is changing (no lost update). Each thread has its own connection.
+
+Writers queue on an OS file lock (``<file>-writer.lock``) before ``BEGIN IMMEDIATE``: a waiting worker then
+sleeps in the kernel and wakes the moment the lock is free, instead of polling SQLite's busy handler (which
+sleeps 1, 2, 5, 10 ms at a time and left a third of the machine idle under load). WAL with
+``synchronous=NORMAL`` by default: a commit survives any crash of the process (the SIGKILL test), and only
+the last transactions before a power cut can be lost; ``synchronous="FULL"`` buys that too, at an fsync a
+commit.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -22,11 +29,11 @@ from gateway.catalogue import Catalogue
 from gateway.directory import Attestation, Institution, Integration
 from gateway.errors import StorageError
 from gateway.periods import Period, PeriodSet, normalize
-from gateway.storage.base import AuditRecord, ImportRow, InstitutionRecord, StoredAnswer
+from gateway.storage.base import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.storage.common import (
     IMPORT_BATCH,
-    NONCE_PRUNE_INTERVAL_SECONDS,
     NONCE_RETENTION,
+    PruneSchedule,
     batched,
     catalogue_from_rows,
     catalogue_rows,
@@ -71,8 +78,9 @@ def _placeholders(n: int) -> str:
 class SqliteTransaction:
     """The port's unit of work on one SQLite connection that holds the write lock (``BEGIN IMMEDIATE``)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, prune: PruneSchedule) -> None:
         self._conn = conn
+        self._prune = prune
 
     def institution(self, institution_id: str) -> InstitutionRecord | None:
         row = self._conn.execute(
@@ -180,6 +188,15 @@ class SqliteTransaction:
             (institution_id, reference, answer.operation, answer.fingerprint, dump_json(answer.answer)),
         )
 
+    def claim_nonce(self, claim: NonceClaim) -> bool:
+        inserted = self._conn.execute(
+            "INSERT INTO nonces (institution_id, nonce, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            (claim.institution_id, claim.nonce, _stamp(claim.created)),
+        ).rowcount
+        if self._prune.due():
+            self._conn.execute("DELETE FROM nonces WHERE created < ?", (_stamp(utc(claim.now) - NONCE_RETENTION),))
+        return bool(inserted == 1)
+
 
 def _replace_periods(
     conn: sqlite3.Connection, institution_id: str, code: int, ssin: str, periods: Iterable[Period]
@@ -194,7 +211,7 @@ def _replace_periods(
 class SqliteStore:
     """The directory in one SQLite file, created on first use; safe for many threads and processes."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 30_000, synchronous: str = "FULL"):
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 30_000, synchronous: str = "NORMAL"):
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
         self.url = os.fspath(path)
@@ -204,7 +221,8 @@ class SqliteStore:
         self._lock = threading.Lock()
         self._connections: list[tuple[int, sqlite3.Connection]] = []
         self._closed = False
-        self._next_prune = 0.0
+        self._prune = PruneSchedule()
+        self._gates: list[tuple[int, int]] = []
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r})"
@@ -242,11 +260,40 @@ class SqliteStore:
         self._local.conn, self._local.pid = conn, pid
         return conn
 
+    def _gate(self) -> int | None:
+        """This thread's descriptor of the writers' lock file (``None`` for an in-memory database)."""
+        if self.url == ":memory:":
+            return None
+        pid = os.getpid()
+        fd: int | None = getattr(self._local, "gate", None)
+        if fd is not None and getattr(self._local, "gate_pid", None) == pid:
+            return fd
+        try:
+            fd = os.open(f"{self.url}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError as exc:
+            raise StorageError(f"cannot open the writers' lock of {self.url}: {exc}") from exc
+        with self._lock:
+            self._gates.append((pid, fd))
+        self._local.gate, self._local.gate_pid = fd, pid
+        return fd
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         conn = self._conn()
         if conn.in_transaction:
             raise StorageError("a transaction is already open in this thread; transactions do not nest")
+        gate = self._gate()
+        if gate is not None:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            with self._locked(conn):
+                yield conn
+        finally:
+            if gate is not None:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _locked(self, conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -308,18 +355,11 @@ class SqliteStore:
     @contextmanager
     def transaction(self) -> Iterator[SqliteTransaction]:
         with self._write() as conn:
-            yield SqliteTransaction(conn)
+            yield SqliteTransaction(conn, self._prune)
 
     def use_nonce(self, institution_id: str, nonce: str, created: datetime, now: datetime) -> bool:
-        with self._write() as conn:
-            inserted = conn.execute(
-                "INSERT INTO nonces (institution_id, nonce, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (institution_id, nonce, _stamp(created)),
-            ).rowcount
-            if time.monotonic() >= self._next_prune:
-                self._next_prune = time.monotonic() + NONCE_PRUNE_INTERVAL_SECONDS
-                conn.execute("DELETE FROM nonces WHERE created < ?", (_stamp(utc(now) - NONCE_RETENTION),))
-        return inserted == 1
+        with self.transaction() as tx:
+            return tx.claim_nonce(NonceClaim(institution_id, nonce, created, now))
 
     # -- the operator's administration -------------------------------------------------------------------
 
@@ -445,9 +485,12 @@ class SqliteStore:
         with self._lock:
             self._closed = True
             mine = [c for p, c in self._connections if p == pid]
-            self._connections = []
+            gates = [fd for p, fd in self._gates if p == pid]
+            self._connections, self._gates = [], []
         for conn in mine:
             conn.close()
+        for fd in gates:
+            os.close(fd)
 
 
 def _save_catalogue(conn: sqlite3.Connection, catalogue: Catalogue) -> None:

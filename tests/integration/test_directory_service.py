@@ -145,3 +145,20 @@ def test_the_directory_survives_a_restart(service: DirectoryService) -> None:
         assert store.catalogue() == load_catalogue().merged(load_catalogue((DEMO_CATALOGUE_FILE,)))
     finally:
         store.close()
+
+
+def test_a_replayed_nonce_refuses_the_request_and_applies_nothing(service: DirectoryService) -> None:
+    from datetime import UTC, datetime
+
+    from gateway.errors import FailedAuthentication
+    from gateway.storage.base import NonceClaim
+
+    now = datetime(2015, 1, 1, 12, tzinfo=UTC)
+    claim = NonceClaim(OCMW_A.id, "bm9uY2UtMQ==", now, now)
+    service.integrate(OCMW_A, req(1, "2015-01-01", None, P1), nonce=claim)
+    with pytest.raises(FailedAuthentication):
+        service.integrate(OCMW_A, req(9, "2015-01-01", None, P2), nonce=claim)
+    assert periods_of(service.store, OCMW_A, 9, P2) == ()
+    assert [r.operation for r in service.store.audit_log()] == ["Integrate"]
+    other = NonceClaim(OCMW_B.id, claim.nonce, now, now)  # nonces are per institution
+    assert service.consult(OCMW_B, P1, p("2015-01-01"), nonce=other).summary.ok is Ok.YES
