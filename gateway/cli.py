@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "gateway.commands.serve",
     "gateway.commands.db",
     "gateway.commands.tools",
+    "gateway.commands.provider",
 )
 
 

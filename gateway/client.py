@@ -1,4 +1,4 @@
-"""The repertorium client library for OCMW software: Integrate, Desintegrate and Consult over SOAP, as plain values.
+"""The repertorium client library for OCMW software: the five operations of the contract over SOAP, as plain values.
 
 Invariant: a call either returns frozen dataclasses built from a response the server sent, or raises a
 ``ClientError`` — ``FaultError`` (with ``AuthenticationFailed`` for WS-Security refusals) when the gateway
@@ -15,16 +15,19 @@ Example::
     with RepertoriumClient("http://127.0.0.1:8080/soap/repertorium", "0212345668", "demo-ocmw-a") as client:
         answer = client.integrate(["85073003328"], code=1, start=date(2015, 1, 5))
         print(answer.ok, answer.persons[0].status, answer.persons[0].periods)
+        access = client.check_access("consult.generic", [("85073003328", "SUBJECT")])
+        print(access.decision, access.persons[0].rule, access.persons[0].satisfied_by)
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import requests
 from lxml import etree
@@ -38,15 +41,22 @@ from gateway.periods import Period
 from gateway.resources import wsdl_path
 
 __all__ = [
+    "AIDS",
+    "ROLES",
+    "AccessAnswer",
     "AuthenticationFailed",
     "ClientError",
     "ConsultAnswer",
     "Detail",
     "FaultError",
+    "FlowAnswer",
+    "FlowPerson",
     "Institution",
     "Integration",
+    "IntegrationMade",
     "InvalidRequest",
     "OperationAnswer",
+    "PersonDecision",
     "PersonResult",
     "RepertoriumClient",
     "TransportError",
@@ -57,8 +67,12 @@ TNS = "urn:ksz-gateway:repertorium:v1"
 FAULT_NS = "urn:ksz-gateway:fault:v1"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 _BINDING = f"{{{TNS}}}RepertoriumBinding"
-_Answer = TypeVar("_Answer", "OperationAnswer", "ConsultAnswer")
+_Answer = TypeVar("_Answer", "OperationAnswer", "ConsultAnswer", "AccessAnswer", "FlowAnswer")
 _WSDL_FILE = "repertorium-v1.wsdl"
+ROLES = ("SUBJECT", "MAIN", "PARTNER", "ADDITIONAL")
+AIDS = ("LIVING_WAGE", "EQUIVALENT_LIVING_WAGE", "OTHER_FINANCIAL_AID", "EMPLOYMENT_ART60")
+# A payload is parsed as carefully as the gateway parses requests: no DTD, no entities, no network.
+_PAYLOAD_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 # -- errors ---------------------------------------------------------------------------------------------
@@ -153,6 +167,79 @@ class ConsultAnswer:
     integrations: tuple[Integration, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class FlowPerson:
+    """A person named in CheckAccess or SendFlow, with the role (``SUBJECT``, ``MAIN``, ``PARTNER``,
+    ``ADDITIONAL``) the person plays in the flow. A ``(ssin, role)`` pair does as well."""
+
+    ssin: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonDecision:
+    """The access decision for one person: the rule applied, the integration periods that satisfied it,
+    or the required days that were not covered (``details`` say why)."""
+
+    ssin: str
+    role: str
+    allowed: bool
+    rule: str
+    details: tuple[Detail, ...]
+    satisfied_by: tuple[Period, ...]
+    missing_days: tuple[Period, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AccessAnswer:
+    """The answer to CheckAccess: ``decision`` is ALLOWED or REFUSED; ``persons`` is empty when the request was
+    refused as a whole (the reason is then in ``details``)."""
+
+    ticket: str
+    ok: str
+    return_code: int
+    details: tuple[Detail, ...]
+    decision: str
+    persons: tuple[PersonDecision, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "ALLOWED"
+
+
+@dataclass(frozen=True, slots=True)
+class IntegrationMade:
+    """An automatic integration a flow made (a form B's decision period, a new request's 30 days)."""
+
+    ssin: str
+    code: int
+    period: Period
+
+
+@dataclass(frozen=True, slots=True)
+class FlowAnswer:
+    """The answer to SendFlow: the decision as CheckAccess gives it, the integrations the flow made and the
+    provider's answer (one XML element, as bytes) when the flow has a provider."""
+
+    ticket: str
+    ok: str
+    return_code: int
+    details: tuple[Detail, ...]
+    decision: str
+    persons: tuple[PersonDecision, ...]
+    integrations_made: tuple[IntegrationMade, ...]
+    provider_response: bytes | None
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "ALLOWED"
+
+
+PersonArg: TypeAlias = "FlowPerson | tuple[str, str]"
+PeriodArg: TypeAlias = "Period | tuple[date, date | None]"
+PayloadArg: TypeAlias = "etree._Element | bytes | str"
+
+
 # -- the client -----------------------------------------------------------------------------------------
 
 
@@ -227,6 +314,66 @@ class RepertoriumClient:
             Sector=sector,
         )
 
+    def check_access(
+        self,
+        flow: str,
+        persons: Iterable[PersonArg],
+        *,
+        consultation_period: PeriodArg | None = None,
+        effective_date: date | None = None,
+        validity_period: PeriodArg | None = None,
+        decision_period: PeriodArg | None = None,
+        delivery_year: int | None = None,
+        aid: str | None = None,
+        reference: str | None = None,
+    ) -> AccessAnswer:
+        """Whether this institution may send ``flow`` for the persons, with the dates the flow needs; nothing changes.
+
+        A period is a ``Period`` or a ``(start, end)`` pair (``end`` None: open-ended)."""
+        arguments = _flow_args(
+            flow,
+            persons,
+            consultation_period,
+            effective_date,
+            validity_period,
+            decision_period,
+            delivery_year,
+            aid,
+            reference,
+        )
+        return self._call("CheckAccess", _access, **arguments)
+
+    def send_flow(
+        self,
+        flow: str,
+        persons: Iterable[PersonArg],
+        *,
+        consultation_period: PeriodArg | None = None,
+        effective_date: date | None = None,
+        validity_period: PeriodArg | None = None,
+        decision_period: PeriodArg | None = None,
+        delivery_year: int | None = None,
+        aid: str | None = None,
+        reference: str | None = None,
+        payload: PayloadArg | None = None,
+    ) -> FlowAnswer:
+        """Send ``flow`` through the gateway: decided as ``check_access`` decides; when allowed, ``payload`` (an lxml
+        element, or one element as XML bytes or text) goes to the flow's provider and the flow's integrations are
+        made, both or neither."""
+        arguments = _flow_args(
+            flow,
+            persons,
+            consultation_period,
+            effective_date,
+            validity_period,
+            decision_period,
+            delivery_year,
+            aid,
+            reference,
+        )
+        arguments["Payload"] = None if payload is None else {"_value_1": [_payload_element(payload)]}
+        return self._call("SendFlow", _flow, **arguments)
+
     def _call(self, operation: str, read: Callable[[etree._Element], _Answer], **arguments: Any) -> _Answer:
         try:
             getattr(self._service, operation)(**arguments)
@@ -259,6 +406,74 @@ def _change_args(
     if not persons:
         raise InvalidRequest("at least one SSIN is needed")
     return {"Reference": reference, "QualityCode": code, "Period": _period_arg(start, end), "Person": persons}
+
+
+def _flow_period_arg(name: str, period: PeriodArg | None) -> dict[str, date | None] | None:
+    if period is None:
+        return None
+    if isinstance(period, Period):
+        return _period_arg(period.start, period.end)
+    try:
+        start, end = period
+    except (TypeError, ValueError) as exc:
+        raise InvalidRequest(f"{name} must be a Period or a (start, end) pair, not {period!r}") from exc
+    return _period_arg(start, end)
+
+
+def _flow_person(person: PersonArg) -> dict[str, str]:
+    if isinstance(person, FlowPerson):
+        ssin, role = person.ssin, person.role
+    else:
+        try:
+            ssin, role = person
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequest(f"a person is a FlowPerson or an (ssin, role) pair, not {person!r}") from exc
+    role = str(role)
+    if role not in ROLES:
+        raise InvalidRequest(f"role {role!r} of {ssin} is not one of {', '.join(ROLES)}")
+    return {"SSIN": ssin, "Role": role}
+
+
+def _flow_args(
+    flow: str,
+    persons: Iterable[PersonArg],
+    consultation_period: PeriodArg | None,
+    effective_date: date | None,
+    validity_period: PeriodArg | None,
+    decision_period: PeriodArg | None,
+    delivery_year: int | None,
+    aid: str | None,
+    reference: str | None,
+) -> dict[str, Any]:
+    named = [_flow_person(p) for p in persons]
+    if not named:
+        raise InvalidRequest("at least one person is needed")
+    if aid is not None and str(aid) not in AIDS:
+        raise InvalidRequest(f"aid {aid!r} is not one of {', '.join(AIDS)}")
+    return {
+        "Reference": reference,
+        "Flow": flow,
+        "Person": named,
+        "ConsultationPeriod": _flow_period_arg("consultation_period", consultation_period),
+        "EffectiveDate": effective_date,
+        "ValidityPeriod": _flow_period_arg("validity_period", validity_period),
+        "DecisionPeriod": _flow_period_arg("decision_period", decision_period),
+        "DeliveryYear": delivery_year,
+        "Aid": None if aid is None else str(aid),
+    }
+
+
+def _payload_element(payload: PayloadArg) -> etree._Element:
+    if isinstance(payload, etree._Element):
+        return copy.deepcopy(payload)  # the message takes it over; the caller's tree stays as it was
+    data = payload.encode("utf-8") if isinstance(payload, str) else payload
+    if not isinstance(data, bytes):
+        raise InvalidRequest(f"a payload is an lxml element or XML bytes or text, not {type(payload).__name__}")
+    try:
+        element: etree._Element = etree.fromstring(data, _PAYLOAD_PARSER)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise InvalidRequest(f"the payload is not well-formed XML: {exc}") from exc
+    return element
 
 
 def _t(local: str) -> str:
@@ -330,6 +545,64 @@ def _consult(response: etree._Element) -> ConsultAnswer:
         )
     ticket, ok, code, details = _summary(response)
     return ConsultAnswer(ticket, ok, code, details, tuple(integrations))
+
+
+def _person_decisions(response: etree._Element) -> tuple[PersonDecision, ...]:
+    return tuple(
+        PersonDecision(
+            _text(p, "SSIN"),
+            _text(p, "Role"),
+            _text(p, "Allowed") in ("true", "1"),
+            _text(p, "Rule"),
+            _details(p),
+            tuple(_period(x) for x in p.iterfind(_t("SatisfiedBy"))),
+            tuple(_period(x) for x in p.iterfind(_t("MissingDays"))),
+        )
+        for p in response.iterfind(_t("PersonDecision"))
+    )
+
+
+def _access(response: etree._Element) -> AccessAnswer:
+    ticket, ok, code, details = _summary(response)
+    return AccessAnswer(ticket, ok, code, details, _text(response, "Decision"), _person_decisions(response))
+
+
+def _flow(response: etree._Element) -> FlowAnswer:
+    made = []
+    for i in response.iterfind(_t("IntegrationMade")):
+        period = i.find(_t("Period"))
+        if period is None:
+            raise TransportError("an IntegrationMade without Period")
+        made.append(IntegrationMade(_text(i, "SSIN"), int(_text(i, "QualityCode")), _period(period)))
+    ticket, ok, code, details = _summary(response)
+    return FlowAnswer(
+        ticket,
+        ok,
+        code,
+        details,
+        _text(response, "Decision"),
+        _person_decisions(response),
+        tuple(made),
+        _provider_response(response.find(_t("ProviderResponse"))),
+    )
+
+
+def _provider_response(element: etree._Element | None) -> bytes | None:
+    """The provider's answer: the elements inside rep:ProviderResponse, each serialised on its own, without the
+    envelope's declarations it does not use (its own declarations stay)."""
+    if element is None:
+        return None
+    parts = []
+    for child in element.iterchildren(etree.Element):
+        own: set[str] = set()
+        for node in child.iter(etree.Element):
+            parent = node.getparent()
+            inherited = {} if parent is None else parent.nsmap
+            own.update(p for p, uri in node.nsmap.items() if p is not None and inherited.get(p) != uri)
+        detached = copy.deepcopy(child)
+        etree.cleanup_namespaces(detached, keep_ns_prefixes=sorted(own))
+        parts.append(etree.tostring(detached, with_tail=False))
+    return b"".join(parts)
 
 
 class _Received(Plugin):

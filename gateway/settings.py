@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-__all__ = ["DEFAULT_DB", "Settings"]
+__all__ = ["DEFAULT_DB", "WORKER_TIMEOUT_SECONDS", "Settings"]
 
 DEFAULT_DB = "ksz-gateway.db"
+WORKER_TIMEOUT_SECONDS = 60  # a worker silent this long is killed (gunicorn's timeout; gateway.soap.wsgi)
 
 
 @dataclass(frozen=True, slots=True)

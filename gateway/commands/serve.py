@@ -1,8 +1,9 @@
 """The operator's commands for the SOAP service: ``serve`` and ``institutions`` (add, list, rotate-secret, disable).
 
-Invariant: ``serve`` upgrades the schema before it answers anything, says aloud when it runs with public demo
-secrets or a fixed day, and never leaves the demo identities usable on a server started without ``--demo``;
-an institution's secret is generated here, strong, and printed exactly once.
+Invariant: ``serve`` checks its flow catalogue and upgrades the schema before it answers anything, says aloud when
+it runs with public demo secrets, a fixed day or an operator's flow catalogue, and never leaves the demo identities
+usable on a server started without ``--demo``; an institution's secret is generated here, strong, and printed
+exactly once.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ import logging
 import secrets
 import sys
 from datetime import date
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.settings import DEFAULT_DB, Settings
+from gateway.settings import DEFAULT_DB, WORKER_TIMEOUT_SECONDS, Settings
 
 if TYPE_CHECKING:
+    from gateway.access import FlowCatalogue
     from gateway.storage.base import Store
 
-__all__ = ["is_enterprise_number", "register"]
+__all__ = ["check_flow_catalogue", "is_enterprise_number", "register"]
 
 _DEFAULT_MAX_BODY = Settings().max_body_bytes
+_DEFAULT_PROVIDER_TIMEOUT = Settings().provider_timeout_seconds
+_MAX_PROVIDER_TIMEOUT = WORKER_TIMEOUT_SECONDS / 2  # a provider must answer well before the worker is killed
 
 
 def is_enterprise_number(text: str) -> bool:
@@ -53,6 +58,18 @@ def _positive(text: str) -> int:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
     if value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _provider_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if not 0 < value <= _MAX_PROVIDER_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"{text} must be more than 0 and at most {_MAX_PROVIDER_TIMEOUT:g} seconds (half the worker timeout)"
+        )
     return value
 
 
@@ -92,6 +109,19 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"largest request body accepted ({_DEFAULT_MAX_BODY})",
     )
+    serve.add_argument(
+        "--flows",
+        type=Path,
+        metavar="FILE",
+        help="an operator's flow catalogue (JSON, as gateway/data/flows.json) replacing the default one",
+    )
+    serve.add_argument(
+        "--provider-timeout",
+        type=_provider_timeout,
+        default=_DEFAULT_PROVIDER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long SendFlow waits for a flow's provider ({_DEFAULT_PROVIDER_TIMEOUT:g})",
+    )
     serve.set_defaults(handler=handle_serve)
 
     institutions = subparsers.add_parser("institutions", help="manage the institutions that may call the gateway")
@@ -122,6 +152,10 @@ def handle_serve(args: argparse.Namespace) -> int:
     from gateway.storage import open_store
     from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
 
+    flows_file = args.flows.resolve() if args.flows is not None else None
+    flows = check_flow_catalogue(flows_file)
+    if flows is None:
+        return 2
     settings = Settings(
         db=args.db,
         host=args.host,
@@ -131,6 +165,8 @@ def handle_serve(args: argparse.Namespace) -> int:
         today=args.today,
         allow_password_text=args.allow_password_text,
         max_body_bytes=args.max_body_bytes,
+        flow_catalogue=flows_file,
+        provider_timeout_seconds=args.provider_timeout,
     )
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
     logging.getLogger("spyne").setLevel(logging.WARNING)
@@ -159,6 +195,13 @@ def handle_serve(args: argparse.Namespace) -> int:
         )
     if settings.allow_password_text:
         print("WS-Security #PasswordText is accepted (--allow-password-text): secrets travel in clear text.")
+    if flows_file is not None:
+        forwarded = sorted(f.id for f in flows.flows.values() if f.provider_url is not None)
+        print(
+            f"Flow catalogue: {flows_file} ({len(flows.flows)} flows; "
+            f"forwarded to a provider: {', '.join(forwarded) or 'none'}; provider timeout "
+            f"{settings.provider_timeout_seconds:g} s)."
+        )
     print(f"Serving the repertorium at {endpoint} with {settings.workers} worker(s).")
     print(f"WSDL: {endpoint}?wsdl")
     sys.stdout.flush()
@@ -167,6 +210,31 @@ def handle_serve(args: argparse.Namespace) -> int:
 
     GatewayServer(settings, open_store).run()
     return 0
+
+
+def check_flow_catalogue(path: Path | None) -> FlowCatalogue | None:
+    """The flow catalogue ``serve`` will use, checked; on a problem, says what is wrong and returns None."""
+    from gateway.access import load_flow_catalogue
+    from gateway.catalogue import CatalogueError
+
+    try:
+        flows = load_flow_catalogue(path)
+    except OSError as exc:
+        print(f"Cannot read the flow catalogue {path}: {exc.strerror or exc}.", file=sys.stderr)
+        return None
+    except (CatalogueError, ValueError) as exc:  # ValueError: not UTF-8 text
+        print(f"The flow catalogue {path} cannot be used: {exc}", file=sys.stderr)
+        return None
+    for flow in flows.flows.values():
+        url = flow.provider_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            print(
+                f"The flow catalogue {path} cannot be used: flow {flow.id} names provider {url!r}; "
+                "a provider is an http:// or https:// URL.",
+                file=sys.stderr,
+            )
+            return None
+    return flows
 
 
 def _url_host(host: str) -> str:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 
+from gateway.access import load_flow_catalogue
+from gateway.access_service import AccessService
+from gateway.provider import SoapProvider
 from gateway.resources import xsd_path
 from gateway.service import DirectoryService, brussels_today
 from gateway.settings import Settings
@@ -37,7 +40,15 @@ def make_app(
     """The repertorium endpoint on ``store``; ``clock`` is the wall clock WS-Security timestamps are checked against."""
     documents = ContractDocuments()
     schema = MessageSchema(documents.originals[XSD_FILE], XSD_FILE, base_url=str(xsd_path(XSD_FILE)))
-    directory = DirectoryService(store, store.catalogue(), today=gateway_day(settings))
+    catalogue = store.catalogue()
+    directory = DirectoryService(store, catalogue, today=gateway_day(settings))
+    access = AccessService(
+        store,
+        catalogue,
+        load_flow_catalogue(settings.flow_catalogue),
+        provider=SoapProvider(settings.provider_timeout_seconds),
+        today=gateway_day(settings),
+    )
     return SoapEndpoint(
         documents=documents,
         schema=schema,
@@ -49,5 +60,6 @@ def make_app(
             clock=clock,
         ),
         directory=directory,
+        access=access,
         max_body_bytes=settings.max_body_bytes,
     )

@@ -7,6 +7,7 @@ response element the schema describes, children in schema order. Neither knows H
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -15,10 +16,12 @@ from typing import Any
 
 from lxml import etree
 
+from gateway.access import FlowPerson, Role
+from gateway.access_service import FlowRequest
 from gateway.directory import Detail, DirectoryRequest, Summary
-from gateway.errors import InvalidPeriod, SchemaViolation
+from gateway.errors import InternalError, InvalidPeriod, SchemaViolation
 from gateway.periods import Period
-from gateway.results import ConsultResult, OperationResult
+from gateway.results import ConsultResult, FlowResult, OperationResult
 from gateway.soap.names import TNS
 
 __all__ = [
@@ -26,11 +29,15 @@ __all__ = [
     "ChangeCommand",
     "Codec",
     "ConsultCommand",
+    "FlowCommand",
     "read_change",
     "read_consult",
+    "read_flow",
+    "write_check_access",
     "write_consult",
     "write_desintegrate",
     "write_integrate",
+    "write_send_flow",
 ]
 
 
@@ -63,6 +70,28 @@ _INTEGRATION = _t("Integration")
 _INSTITUTION = _t("Institution")
 _ID = _t("Id")
 _NAME = _t("Name")
+_FLOW = _t("Flow")
+_ROLE = _t("Role")
+_CONSULTATION_PERIOD = _t("ConsultationPeriod")
+_EFFECTIVE_DATE = _t("EffectiveDate")
+_VALIDITY_PERIOD = _t("ValidityPeriod")
+_DECISION_PERIOD = _t("DecisionPeriod")
+_DELIVERY_YEAR = _t("DeliveryYear")
+_AID = _t("Aid")
+_PAYLOAD = _t("Payload")
+_DECISION = _t("Decision")
+_PERSON_DECISION = _t("PersonDecision")
+_ALLOWED = _t("Allowed")
+_RULE = _t("Rule")
+_SATISFIED_BY = _t("SatisfiedBy")
+_MISSING_DAYS = _t("MissingDays")
+_INTEGRATION_MADE = _t("IntegrationMade")
+_PROVIDER_RESPONSE = _t("ProviderResponse")
+
+# The provider's answer is XML the gateway did not write: parsed as carefully as a request.
+_ANSWER_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
+)
 
 _SubElement = etree.SubElement
 
@@ -166,6 +195,88 @@ def read_consult(element: etree._Element) -> ConsultCommand:
     return ConsultCommand(ssin, Period(start, end), code, sector, reference)
 
 
+@dataclass(frozen=True, slots=True)
+class FlowCommand:
+    """A CheckAccess or SendFlow request as the use case takes it."""
+
+    request: FlowRequest
+    reference: str | None
+
+
+def _declared_within(element: etree._Element) -> list[str]:
+    """The namespace prefixes declared on ``element`` or inside it (not merely inherited from the envelope)."""
+    prefixes: set[str] = set()
+    for node in element.iter(etree.Element):
+        parent = node.getparent()
+        inherited = {} if parent is None else parent.nsmap
+        prefixes.update(p for p, uri in node.nsmap.items() if p is not None and inherited.get(p) != uri)
+    return sorted(prefixes)
+
+
+def _payload(element: etree._Element) -> bytes:
+    """The children of rep:Payload, each serialised on its own and concatenated: the message the flow's provider
+    receives. The envelope's declarations a child does not use are dropped; those the payload makes itself stay,
+    even when only attribute values or text use them (``xsi:type="f:FormB"``)."""
+    parts = []
+    for child in element.iterchildren(etree.Element):
+        detached = copy.deepcopy(child)
+        etree.cleanup_namespaces(detached, keep_ns_prefixes=_declared_within(child))
+        parts.append(etree.tostring(detached, encoding="UTF-8", xml_declaration=False, with_tail=False))
+    return b"".join(parts)
+
+
+def read_flow(element: etree._Element) -> FlowCommand:
+    """rep:CheckAccessRequest or rep:SendFlowRequest (validated) as a command.
+
+    Periods stay raw ``(start, end)`` pairs, so that one ending before it starts reaches the access decision,
+    which refuses it with END_BEFORE_START like any other flow date it cannot use.
+    """
+    reference: str | None = None
+    flow = ""
+    persons: list[FlowPerson] = []
+    consultation: tuple[date, date | None] | None = None
+    effective: date | None = None
+    validity: tuple[date, date | None] | None = None
+    decision: tuple[date, date | None] | None = None
+    year: int | None = None
+    aid: str | None = None
+    payload: bytes | None = None
+    for child in element:
+        tag = child.tag
+        if tag == _PERSON:
+            persons.append(FlowPerson((child[0].text or "").strip(), Role((child[1].text or "").strip())))
+        elif tag == _FLOW:
+            flow = child.text or ""
+        elif tag == _CONSULTATION_PERIOD:
+            consultation = _period(child)
+        elif tag == _EFFECTIVE_DATE:
+            effective = _date(child)
+        elif tag == _VALIDITY_PERIOD:
+            validity = _period(child)
+        elif tag == _DECISION_PERIOD:
+            decision = _period(child)
+        elif tag == _DELIVERY_YEAR:
+            year = _int(child)
+        elif tag == _AID:
+            aid = (child.text or "").strip()
+        elif tag == _PAYLOAD:
+            payload = _payload(child) or None  # an empty Payload carries no message
+        elif tag == _REFERENCE:
+            reference = child.text or ""
+    request = FlowRequest(
+        flow=flow,
+        persons=tuple(persons),
+        consultation_period=consultation,
+        effective_date=effective,
+        validity_period=validity,
+        decision_period=decision,
+        delivery_year=year,
+        aid=aid,
+        payload=payload,
+    )
+    return FlowCommand(request, reference)
+
+
 # -- writing --------------------------------------------------------------------------------------------
 
 
@@ -232,6 +343,45 @@ def write_consult(parent: etree._Element, result: ConsultResult) -> etree._Eleme
     return response
 
 
+def _write_flow_head(parent: etree._Element, tag: str, result: FlowResult) -> Any:
+    response = _write_head(parent, tag, result.summary, result.details, result.ticket)
+    _SubElement(response, _DECISION).text = "ALLOWED" if result.allowed else "REFUSED"
+    for person in result.persons:
+        element = _SubElement(response, _PERSON_DECISION)
+        _SubElement(element, _SSIN).text = person.ssin
+        _SubElement(element, _ROLE).text = person.role.value
+        _SubElement(element, _ALLOWED).text = "true" if person.allowed else "false"
+        _SubElement(element, _RULE).text = person.rule
+        for detail in person.details:
+            _write_detail(element, detail)
+        for period in person.satisfied_by:
+            _write_period(element, _SATISFIED_BY, period)
+        for period in person.missing_days:
+            _write_period(element, _MISSING_DAYS, period)
+    return response
+
+
+def write_check_access(parent: etree._Element, result: FlowResult) -> etree._Element:
+    response: etree._Element = _write_flow_head(parent, _t("CheckAccessResponse"), result)
+    return response
+
+
+def write_send_flow(parent: etree._Element, result: FlowResult) -> etree._Element:
+    response: etree._Element = _write_flow_head(parent, _t("SendFlowResponse"), result)
+    for made in result.integrations_made:
+        element = _SubElement(response, _INTEGRATION_MADE)
+        _SubElement(element, _SSIN).text = made.ssin
+        _SubElement(element, _QUALITY_CODE).text = str(made.code)
+        _write_period(element, _PERIOD, made.period)
+    if result.provider_response is not None:
+        try:
+            answer = etree.fromstring(result.provider_response, _ANSWER_PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise InternalError(f"the provider's answer kept for ticket {result.ticket} is not XML: {exc}") from exc
+        _SubElement(response, _PROVIDER_RESPONSE).append(answer)
+    return response
+
+
 @dataclass(frozen=True, slots=True)
 class Codec:
     """How one operation's request is read and its answer written."""
@@ -244,4 +394,6 @@ CODECS: Mapping[str, Codec] = {
     "Integrate": Codec(read_change, write_integrate),
     "Desintegrate": Codec(read_change, write_desintegrate),
     "Consult": Codec(read_consult, write_consult),
+    "CheckAccess": Codec(read_flow, write_check_access),
+    "SendFlow": Codec(read_flow, write_send_flow),
 }

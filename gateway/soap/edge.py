@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 
 from lxml import etree
 
+from gateway.access_service import AccessService
 from gateway.errors import (
     AuthenticationError,
     GatewayError,
@@ -60,6 +61,7 @@ class SoapEndpoint:
         dispatcher: Dispatcher,
         authenticator: Authenticator,
         directory: DirectoryService,
+        access: AccessService,
         max_body_bytes: int,
     ) -> None:
         self._documents = documents
@@ -67,6 +69,7 @@ class SoapEndpoint:
         self._dispatcher = dispatcher
         self._authenticator = authenticator
         self._directory = directory
+        self._access = access
         self._max_body = max_body_bytes
         self._discard_cap = max(64 * 1024 * 1024, 16 * max_body_bytes)
 
@@ -151,7 +154,7 @@ class SoapEndpoint:
         _check_action(environ, operation)
         self._schema.check_request(envelope.body)
         institution, nonce = self._authenticator.verify(envelope.headers)
-        dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory, nonce))
+        dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory, self._access, nonce))
         self._schema.check_response(dispatched.response)
         answer: bytes = etree.tostring(dispatched.document, xml_declaration=True, encoding="UTF-8")
         return answer

@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from spyne import ComplexModel, Date, Enum, Integer32, Unicode, XmlAttribute
+from spyne import AnyXml, Boolean, ComplexModel, Date, Enum, Integer32, Unicode, XmlAttribute
 
 from gateway.soap.names import TNS
 
 __all__ = [
+    "CheckAccessRequest",
+    "CheckAccessResponse",
     "ConsultRequest",
     "ConsultResponse",
     "DesintegrateResponse",
     "IntegrateResponse",
     "IntegrationRequest",
+    "SendFlowRequest",
+    "SendFlowResponse",
 ]
 
 _ONE = {"min_occurs": 1, "nillable": False}
@@ -42,6 +46,14 @@ Severity = Enum("INFORMATION", "WARNING", "ERROR", type_name="SeverityType")
 ReasonCode = Unicode(min_len=1, max_len=64, pattern="[A-Z0-9_]+", type_name="ReasonCodeType")
 IntegrateStatus = Enum("INTEGRATED", "ALREADY_INTEGRATED", "REFUSED", type_name="IntegrateStatusType")
 DesintegrateStatus = Enum("DESINTEGRATED", "NOTHING_TO_REMOVE", "REFUSED", type_name="DesintegrateStatusType")
+FlowId = Unicode(min_len=1, max_len=64, type_name="FlowIdType")
+RuleId = Unicode(min_len=1, max_len=64, type_name="RuleIdType")
+Year = Integer32(ge=1, le=9999, type_name="YearType")
+Role = Enum("SUBJECT", "MAIN", "PARTNER", "ADDITIONAL", type_name="RoleType")
+Aid = Enum("LIVING_WAGE", "EQUIVALENT_LIVING_WAGE", "OTHER_FINANCIAL_AID", "EMPLOYMENT_ART60", type_name="AidType")
+Decision = Enum("ALLOWED", "REFUSED", type_name="DecisionType")
+# AnyXmlType: any XML in a wrapper element (a flow's payload, the provider's answer); spyne holds one element.
+AnyXmlContent = AnyXml(min_occurs=0, nillable=False)
 
 
 class _Model(ComplexModel):  # type: ignore[misc]
@@ -172,4 +184,71 @@ class ConsultResponse(_Model):
         ("ResultSummary", ResultSummary.customize(**_ONE)),
         ("Ticket", Ticket.customize(**_ONE)),
         ("Integration", Integration.customize(**_many())),
+    ]
+
+
+class FlowPerson(_Model):
+    __type_name__ = "FlowPersonType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [("SSIN", SSIN.customize(**_ONE)), ("Role", Role.customize(**_ONE))]
+
+
+class PersonDecision(_Model):
+    __type_name__ = "PersonDecisionType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("SSIN", SSIN.customize(**_ONE)),
+        ("Role", Role.customize(**_ONE)),
+        ("Allowed", Boolean(**_ONE)),
+        ("Rule", RuleId.customize(**_ONE)),
+        ("Detail", Detail.customize(**_many())),
+        ("SatisfiedBy", Period.customize(**_many())),
+        ("MissingDays", Period.customize(**_many())),
+    ]
+
+
+class IntegrationMade(_Model):
+    __type_name__ = "IntegrationMadeType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("SSIN", SSIN.customize(**_ONE)),
+        ("QualityCode", QualityCode.customize(**_ONE)),
+        ("Period", Period.customize(**_ONE)),
+    ]
+
+
+class CheckAccessRequest(_Model):
+    __type_name__ = "CheckAccessRequestType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("Reference", Reference.customize(**_OPTIONAL)),
+        ("Flow", FlowId.customize(**_ONE)),
+        ("Person", FlowPerson.customize(**_many(50, 1))),
+        ("ConsultationPeriod", Period.customize(**_OPTIONAL)),
+        ("EffectiveDate", Date(**_OPTIONAL)),
+        ("ValidityPeriod", Period.customize(**_OPTIONAL)),
+        ("DecisionPeriod", Period.customize(**_OPTIONAL)),
+        ("DeliveryYear", Year.customize(**_OPTIONAL)),
+        ("Aid", Aid.customize(**_OPTIONAL)),
+    ]
+
+
+class CheckAccessResponse(_Model):
+    __type_name__ = "CheckAccessResponseType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("ResultSummary", ResultSummary.customize(**_ONE)),
+        ("Ticket", Ticket.customize(**_ONE)),
+        ("Decision", Decision.customize(**_ONE)),
+        ("PersonDecision", PersonDecision.customize(**_many(50))),
+    ]
+
+
+class SendFlowRequest(CheckAccessRequest):
+    """CheckAccessRequestType extended with the payload (the schema's xs:extension, as spyne subclasses)."""
+
+    __type_name__ = "SendFlowRequestType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [("Payload", AnyXmlContent)]
+
+
+class SendFlowResponse(CheckAccessResponse):
+    __type_name__ = "SendFlowResponseType"
+    _type_info: ClassVar[list[tuple[str, Any]]] = [
+        ("IntegrationMade", IntegrationMade.customize(**_many())),
+        ("ProviderResponse", AnyXmlContent),
     ]

@@ -15,11 +15,12 @@ from typing import Any
 
 from spyne import Fault, Service, rpc
 
+from gateway.access_service import AccessService
 from gateway.errors import GatewayError
-from gateway.results import ConsultResult, OperationResult
+from gateway.results import ConsultResult, FlowResult, OperationResult
 from gateway.service import DirectoryService
 from gateway.soap import models
-from gateway.soap.codec import ChangeCommand, ConsultCommand
+from gateway.soap.codec import ChangeCommand, ConsultCommand, FlowCommand
 from gateway.storage.base import InstitutionRecord, NonceClaim
 
 __all__ = ["CallScope", "OperationFault", "RepertoriumService"]
@@ -32,6 +33,7 @@ class CallScope:
 
     institution: InstitutionRecord
     directory: DirectoryService
+    access: AccessService
     nonce: NonceClaim | None = None
 
 
@@ -50,7 +52,7 @@ def _scope(ctx: Any) -> CallScope:
 
 
 class RepertoriumService(Service):  # type: ignore[misc]
-    """Integrate, Desintegrate and Consult (contract v1); CheckAccess and SendFlow come later."""
+    """Integrate, Desintegrate, Consult, CheckAccess and SendFlow (contract v1)."""
 
     @rpc(  # type: ignore[untyped-decorator]
         models.IntegrationRequest,
@@ -92,6 +94,28 @@ class RepertoriumService(Service):  # type: ignore[misc]
             command.reference,
             nonce=scope.nonce,
         )
+
+    @rpc(  # type: ignore[untyped-decorator]
+        models.CheckAccessRequest,
+        _body_style="bare",
+        _in_message_name="CheckAccessRequest",
+        _out_message_name="CheckAccessResponse",
+        _returns=models.CheckAccessResponse,
+    )
+    def CheckAccess(ctx: Any, command: FlowCommand) -> FlowResult:
+        scope = _scope(ctx)
+        return scope.access.check_access(scope.institution, command.request, command.reference, nonce=scope.nonce)
+
+    @rpc(  # type: ignore[untyped-decorator]
+        models.SendFlowRequest,
+        _body_style="bare",
+        _in_message_name="SendFlowRequest",
+        _out_message_name="SendFlowResponse",
+        _returns=models.SendFlowResponse,
+    )
+    def SendFlow(ctx: Any, command: FlowCommand) -> FlowResult:
+        scope = _scope(ctx)
+        return scope.access.send_flow(scope.institution, command.request, command.reference, nonce=scope.nonce)
 
     @classmethod
     def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:

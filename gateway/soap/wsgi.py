@@ -12,7 +12,7 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication
 
-from gateway.settings import Settings
+from gateway.settings import WORKER_TIMEOUT_SECONDS, Settings
 from gateway.soap.app import make_app
 from gateway.storage.base import Store
 
@@ -22,7 +22,9 @@ __all__ = ["GatewayServer"]
 class GatewayServer(BaseApplication):  # type: ignore[misc]
     """A gunicorn application serving ``make_app(settings, open_store(settings.db))`` in every worker."""
 
-    def __init__(self, settings: Settings, open_store: Callable[[str], Store], *, timeout: int = 60) -> None:
+    def __init__(
+        self, settings: Settings, open_store: Callable[[str], Store], *, timeout: int = WORKER_TIMEOUT_SECONDS
+    ) -> None:
         self._settings = settings
         self._open_store = open_store
         self._store: Store | None = None

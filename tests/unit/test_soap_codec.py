@@ -8,6 +8,7 @@ offers exactly the WSDL's operations with the WSDL's message elements.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from typing import Any
 
@@ -16,14 +17,24 @@ from lxml import etree
 from spyne.const.xml import DEFAULT_NS
 from spyne.util.xml import get_object_as_xml
 
+from gateway.access import FlowPerson, PersonDecision, PlannedIntegration, Role
 from gateway.directory import Detail, Institution, Integration, Ok, PersonOutcome, Severity, Status, Summary
 from gateway.errors import InvalidPeriod, SchemaViolation
 from gateway.periods import Period
 from gateway.resources import wsdl_path, xsd_path
-from gateway.results import ConsultResult, OperationResult
+from gateway.results import ConsultResult, FlowResult, OperationResult
 from gateway.soap import models
 from gateway.soap.application import build_application
-from gateway.soap.codec import CODECS, read_change, read_consult, write_consult, write_integrate
+from gateway.soap.codec import (
+    CODECS,
+    read_change,
+    read_consult,
+    read_flow,
+    write_check_access,
+    write_consult,
+    write_integrate,
+    write_send_flow,
+)
 from gateway.soap.names import TNS
 
 XS = "http://www.w3.org/2001/XMLSchema"
@@ -95,6 +106,41 @@ def consult_as_model(result: ConsultResult) -> Any:
     )
 
 
+def _person_decision(p: PersonDecision) -> Any:
+    return models.PersonDecision(
+        SSIN=p.ssin,
+        Role=p.role.value,
+        Allowed=p.allowed,
+        Rule=p.rule,
+        Detail=[_detail(x) for x in p.details],
+        SatisfiedBy=[_period(x) for x in p.satisfied_by],
+        MissingDays=[_period(x) for x in p.missing_days],
+    )
+
+
+def check_access_as_model(result: FlowResult) -> Any:
+    return models.CheckAccessResponse(
+        ResultSummary=_summary(result.summary, result.details),
+        Ticket=result.ticket,
+        Decision="ALLOWED" if result.allowed else "REFUSED",
+        PersonDecision=[_person_decision(p) for p in result.persons],
+    )
+
+
+def send_flow_as_model(result: FlowResult) -> Any:
+    return models.SendFlowResponse(
+        ResultSummary=_summary(result.summary, result.details),
+        Ticket=result.ticket,
+        Decision="ALLOWED" if result.allowed else "REFUSED",
+        PersonDecision=[_person_decision(p) for p in result.persons],
+        IntegrationMade=[
+            models.IntegrationMade(SSIN=i.ssin, QualityCode=i.code, Period=_period(i.period))
+            for i in result.integrations_made
+        ],
+        ProviderResponse=None if result.provider_response is None else etree.fromstring(result.provider_response),
+    )
+
+
 def c14n(element: Any) -> bytes:
     copy = etree.fromstring(etree.tostring(element))
     etree.cleanup_namespaces(copy)
@@ -148,6 +194,99 @@ CONSULTS = [
     ),
     ConsultResult("KSZGW-5", Summary(Ok.NO, 10000), (), (INVALID,)),
 ]
+
+
+NOT_ON_DAY = Detail(
+    Severity.ERROR,
+    "NOT_INTEGRATED_ON_DAY",
+    "SSIN 85073003329 is not integrated on its EffectiveDate (2015-02-05).",
+    (("SSIN", "85073003329"), ("QualityCode", "01"), ("Rule", "R5.3")),
+)
+DENIED = Detail(Severity.ERROR, "ACCESS_DENIED", "Flow form.living-wage is refused.", (("Flow", "form.living-wage"),))
+UNKNOWN_FLOW = Detail(Severity.ERROR, "UNKNOWN_FLOW", "Flow 'x' is not in the catalogue.", (("Flow", "x"),))
+UNAVAILABLE = Detail(Severity.ERROR, "PROVIDER_UNAVAILABLE", "The provider could not be reached.", (("Flow", "f"),))
+MAIN_OK = PersonDecision(
+    "85073003328", Role.MAIN, True, "R5.3", (), (Period(d("2015-01-05"), d("2015-02-04")), Period(d("2015-03-01")))
+)
+PARTNER_MISSING = PersonDecision(
+    "85073003329",
+    Role.PARTNER,
+    False,
+    "R5.3",
+    (NOT_ON_DAY,),
+    (),
+    (Period(d("2015-01-10"), d("2015-01-10")), Period(d("2015-02-05"), d("2015-02-05"))),
+)
+ACK = (
+    b'<prov:Acknowledgement xmlns:prov="urn:example:provider">'
+    b"<prov:Accepted>true</prov:Accepted></prov:Acknowledgement>"
+)
+
+FLOWS = [
+    FlowResult("KSZGW-6", Summary(Ok.YES, 0), True, (MAIN_OK,)),
+    FlowResult("KSZGW-7", Summary(Ok.NO, 10000), False, (MAIN_OK, PARTNER_MISSING), (DENIED,)),
+    FlowResult("KSZGW-8", Summary(Ok.NO, 10000), False, (), (UNKNOWN_FLOW,)),
+]
+SENT_FLOWS = [
+    *FLOWS,
+    FlowResult(
+        "KSZGW-9",
+        Summary(Ok.YES, 0),
+        True,
+        (dataclasses.replace(MAIN_OK, rule="R5.4"),),
+        (),
+        (
+            PlannedIntegration("85073003328", 2, Period(d("2015-01-01"), d("2015-12-31")), "R6.1"),
+            PlannedIntegration("85073003329", 2, Period(d("2015-01-01"), d("2015-12-31")), "R6.1"),
+        ),
+        ACK,
+    ),
+    FlowResult("KSZGW-10", Summary(Ok.NO, 10000), False, (MAIN_OK,), (UNAVAILABLE,)),
+]
+
+
+@pytest.mark.parametrize("result", FLOWS, ids=["allowed", "refused", "refused-whole"])
+def test_the_codec_writes_a_check_access_response_as_spyne_serialises_the_model(
+    result: FlowResult, schema: Any
+) -> None:
+    written = write_check_access(etree.Element("parent"), result)
+    reference = get_object_as_xml(check_access_as_model(result), models.CheckAccessResponse, "CheckAccessResponse")
+    assert c14n(written) == c14n(reference)
+    assert schema.validate(written), schema.error_log
+
+
+@pytest.mark.parametrize(
+    "result", SENT_FLOWS, ids=["allowed", "refused", "refused-whole", "integrations-made", "provider-unavailable"]
+)
+def test_the_codec_writes_a_send_flow_response_as_spyne_serialises_the_model(result: FlowResult, schema: Any) -> None:
+    written = write_send_flow(etree.Element("parent"), result)
+    reference = get_object_as_xml(send_flow_as_model(result), models.SendFlowResponse, "SendFlowResponse")
+    assert c14n(written) == c14n(reference)
+    assert schema.validate(written), schema.error_log
+
+
+def test_a_send_flow_response_lists_the_contracts_children_in_order() -> None:
+    written = write_send_flow(etree.Element("parent"), SENT_FLOWS[3])
+    assert [etree.QName(c).localname for c in written] == [
+        "ResultSummary",
+        "Ticket",
+        "Decision",
+        "PersonDecision",
+        "IntegrationMade",
+        "IntegrationMade",
+        "ProviderResponse",
+    ]
+    [answer] = written.find(f"{{{TNS}}}ProviderResponse")
+    assert c14n(answer) == c14n(etree.fromstring(ACK))
+    person = written.find(f"{{{TNS}}}PersonDecision")
+    assert [etree.QName(c).localname for c in person] == [
+        "SSIN",
+        "Role",
+        "Allowed",
+        "Rule",
+        "SatisfiedBy",
+        "SatisfiedBy",
+    ]
 
 
 @pytest.mark.parametrize("result", OPERATIONS, ids=["persons", "refused-whole"])
@@ -224,6 +363,86 @@ def test_a_consultation_period_that_ends_before_it_starts_is_the_callers_error()
             )
         )
     assert caught.value.code == "END_BEFORE_START"
+
+
+FLOW_REQUEST = f"""<rep:CheckAccessRequest xmlns:rep="{TNS}"><rep:Reference>F-1</rep:Reference>
+<rep:Flow>form.wet65.B</rep:Flow>
+<rep:Person><rep:SSIN>85073003328</rep:SSIN><rep:Role>MAIN</rep:Role></rep:Person>
+<rep:Person><rep:SSIN>85073003329</rep:SSIN><rep:Role>ADDITIONAL</rep:Role></rep:Person>
+<rep:ConsultationPeriod><rep:StartDate>2015-01-01</rep:StartDate></rep:ConsultationPeriod>
+<rep:EffectiveDate>2015-01-05+02:00</rep:EffectiveDate>
+<rep:ValidityPeriod><rep:StartDate>2015-02-01</rep:StartDate><rep:EndDate>2015-03-01</rep:EndDate></rep:ValidityPeriod>
+<rep:DecisionPeriod><rep:StartDate>2015-06-30</rep:StartDate><rep:EndDate>2015-01-01</rep:EndDate></rep:DecisionPeriod>
+<rep:DeliveryYear>2014</rep:DeliveryYear><rep:Aid>EMPLOYMENT_ART60</rep:Aid></rep:CheckAccessRequest>"""
+
+
+def test_a_flow_request_is_read_with_its_persons_roles_and_dates() -> None:
+    command = read_flow(etree.fromstring(FLOW_REQUEST))
+    request = command.request
+    assert command.reference == "F-1"
+    assert request.flow == "form.wet65.B"
+    assert request.persons == (FlowPerson("85073003328", Role.MAIN), FlowPerson("85073003329", Role.ADDITIONAL))
+    assert request.consultation_period == (d("2015-01-01"), None)
+    assert request.effective_date == d("2015-01-05")
+    assert request.validity_period == (d("2015-02-01"), d("2015-03-01"))
+    assert request.decision_period == (d("2015-06-30"), d("2015-01-01")), "a reversed period is left to the domain"
+    assert (request.delivery_year, request.aid, request.payload) == (2014, "EMPLOYMENT_ART60", None)
+
+
+def test_a_flow_request_without_optional_dates_reads_them_as_absent() -> None:
+    command = read_flow(
+        _element(
+            "<rep:CheckAccessRequest><rep:Flow>consult.generic</rep:Flow><rep:Person><rep:SSIN>85073003328</rep:SSIN>"
+            "<rep:Role>SUBJECT</rep:Role></rep:Person></rep:CheckAccessRequest>"
+        )
+    )
+    request = command.request
+    assert command.reference is None
+    assert (request.consultation_period, request.effective_date, request.validity_period) == (None, None, None)
+    assert (request.decision_period, request.delivery_year, request.aid, request.payload) == (None, None, None, None)
+
+
+def test_the_payload_is_its_children_without_the_envelopes_namespaces() -> None:
+    envelope = etree.fromstring(
+        f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:rep="{TNS}"><soap:Body>'
+        "<rep:SendFlowRequest><rep:Flow>form.wet65.B</rep:Flow><rep:Person><rep:SSIN>85073003328</rep:SSIN>"
+        '<rep:Role>MAIN</rep:Role></rep:Person><rep:Payload>\n  <f:FormB xmlns:f="urn:example:forms"><f:Case>42'
+        "</f:Case></f:FormB>\n  <rep:Note>two</rep:Note>\n</rep:Payload></rep:SendFlowRequest></soap:Body>"
+        "</soap:Envelope>"
+    )
+    command = read_flow(envelope[0][0])
+    assert command.request.payload == (
+        b'<f:FormB xmlns:f="urn:example:forms"><f:Case>42</f:Case></f:FormB>'
+        + f'<rep:Note xmlns:rep="{TNS}">two</rep:Note>'.encode()
+    )
+
+
+def test_the_payloads_own_namespace_declarations_stay_even_when_only_values_use_them() -> None:
+    command = read_flow(
+        _element(
+            "<rep:SendFlowRequest><rep:Flow>form.wet65.B</rep:Flow><rep:Person><rep:SSIN>85073003328</rep:SSIN>"
+            '<rep:Role>MAIN</rep:Role></rep:Person><rep:Payload><f:FormB xmlns:f="urn:example:forms" '
+            'xmlns:t="urn:example:types" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+            '<f:Case xsi:type="t:CaseNumber">42</f:Case></f:FormB></rep:Payload></rep:SendFlowRequest>'
+        )
+    )
+    payload = etree.fromstring(command.request.payload or b"")
+    assert payload.nsmap == {
+        "f": "urn:example:forms",
+        "t": "urn:example:types",
+        "xsi": "http://www.w3.org/2001/XMLSchema-instance",
+    }
+    assert TNS not in payload.nsmap.values()
+
+
+def test_an_empty_payload_carries_no_message() -> None:
+    command = read_flow(
+        _element(
+            "<rep:SendFlowRequest><rep:Flow>request.new</rep:Flow><rep:Person><rep:SSIN>85073003328</rep:SSIN>"
+            "<rep:Role>MAIN</rep:Role></rep:Person><rep:Payload/></rep:SendFlowRequest>"
+        )
+    )
+    assert command.request.payload is None
 
 
 @pytest.mark.parametrize("day", ["-0001-01-01", "10000-01-01"])
@@ -305,8 +524,7 @@ def test_the_spyne_application_offers_the_wsdls_operations_with_its_message_elem
         if namespace is None or namespace is DEFAULT_NS:  # spyne's "the application's tns"
             namespace = app.interface.get_tns()
         offered[descriptor.operation_name] = (element, f"{{{namespace}}}{out.Attributes.sub_name}")
-    assert set(offered) == {"Integrate", "Desintegrate", "Consult"}
-    assert set(offered) <= set(declared)
+    assert set(offered) == set(declared) == {"Integrate", "Desintegrate", "Consult", "CheckAccess", "SendFlow"}
     for operation, (request, response) in offered.items():
         assert (request, response) == (f"{{{TNS}}}{declared[operation][0]}", f"{{{TNS}}}{declared[operation][1]}")
         assert actions[operation] == f"{TNS}/{operation}"
