@@ -1,7 +1,11 @@
 """Checking messages against the project's schemas with xmlschema, for people: every error with path and line.
 
-Invariant: a file is reported valid only when each message it holds (a bare document, or the Body children of
-a SOAP envelope) validates against the schema of its namespace; a message of an unknown namespace is an error.
+Invariant: a file is reported valid only when it is well-formed XML without a DOCTYPE and the message it holds (a
+bare document, or the one Body child of a SOAP 1.1 envelope; a SOAP fault needs no schema) validates against the
+schema of its namespace; a message of an unknown namespace, or an envelope without exactly one Body child, is an
+error. Each problem says where (a path from the message element, indexed where siblings share a name) and on
+which line.
+
 The hot path of the server uses lxml instead; this module is for tools (``ksz-gateway validate``, sample checks).
 """
 
@@ -25,6 +29,8 @@ SCHEMA_FILES = {
     REPERTORIUM_NS: "repertorium-v1.xsd",
     SSDN_SERVICE_NS: "ssdn-service.xsd",
 }
+_NAMESPACES = {"rep": REPERTORIUM_NS, "ssdn": SSDN_SERVICE_NS}
+_PREFIXES = {namespace: prefix for prefix, namespace in _NAMESPACES.items()} | {SOAP_ENV: "soap"}
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -48,13 +54,43 @@ def _schema(file_name: str) -> Any:
     return xmlschema.XMLSchema(str(xsd_path(file_name)))
 
 
-def _messages(root: etree._Element) -> list[etree._Element]:
-    if root.tag == f"{{{SOAP_ENV}}}Envelope":
-        body = root.find(f"{{{SOAP_ENV}}}Body")
-        if body is None:
-            return []
-        return [child for child in body if isinstance(child.tag, str) and child.tag != f"{{{SOAP_ENV}}}Fault"]
-    return [root]
+def _messages(root: etree._Element) -> tuple[list[etree._Element], list[Problem]]:
+    """The messages a document holds (the Body children of a SOAP 1.1 envelope, else the document itself) and
+    what is wrong with the envelope around them."""
+    if root.tag != f"{{{SOAP_ENV}}}Envelope":
+        return [root], []
+    bodies = root.findall(f"{{{SOAP_ENV}}}Body")
+    if len(bodies) != 1:
+        what = "no soap:Body" if not bodies else f"{len(bodies)} soap:Body elements"
+        return [], [Problem("/soap:Envelope", root.sourceline, f"the envelope has {what}; it needs exactly one")]
+    children = [child for child in bodies[0] if isinstance(child.tag, str)]
+    if len(children) != 1:
+        what = "is empty" if not children else f"holds {len(children)} elements"
+        message = f"the soap:Body {what}; a message has exactly one"
+        return [], [Problem("/soap:Envelope/soap:Body", bodies[0].sourceline, message)]
+    if children[0].tag == f"{{{SOAP_ENV}}}Fault":
+        return [], []
+    return children, []
+
+
+def _path(element: etree._Element, top: etree._Element) -> str:
+    """``/rep:IntegrateRequest/rep:Person[2]/rep:SSIN``: from the message element down, indexed where needed."""
+    steps: list[str] = []
+    node: etree._Element | None = element
+    while node is not None:
+        name = etree.QName(node)
+        prefix = _PREFIXES.get(name.namespace or "", "")
+        step = f"{prefix}:{name.localname}" if prefix else name.localname
+        parent = node.getparent()
+        if parent is not None and node is not top:
+            same = [sibling for sibling in parent if sibling.tag == node.tag]
+            if len(same) > 1:
+                step += f"[{same.index(node) + 1}]"
+        steps.append(step)
+        if node is top:
+            break
+        node = parent
+    return "/" + "/".join(reversed(steps))
 
 
 def check_bytes(data: bytes) -> list[Problem]:
@@ -65,21 +101,28 @@ def check_bytes(data: bytes) -> list[Problem]:
         return [Problem("/", exc.lineno, f"not well-formed XML: {exc.msg}")]
     if root.getroottree().docinfo.doctype:
         return [Problem("/", 1, "a DOCTYPE is not allowed in these messages")]
-    problems: list[Problem] = []
-    for message in _messages(root):
+    messages, problems = _messages(root)
+    for message in messages:
         namespace = etree.QName(message).namespace or ""
         file_name = SCHEMA_FILES.get(namespace)
         if file_name is None:
-            where = message.getroottree().getpath(message)
+            where = _path(message, message)
             problems.append(Problem(where, message.sourceline, f"no schema for namespace {namespace!r}"))
             continue
-        prefixes = {"rep": REPERTORIUM_NS, "ssdn": SSDN_SERVICE_NS}
-        for error in _schema(file_name).iter_errors(message, namespaces=prefixes):
+        for error in _schema(file_name).iter_errors(message, namespaces=_NAMESPACES):
             element = getattr(error, "elem", None)
-            line = getattr(element, "sourceline", None) if element is not None else None
-            problems.append(Problem(str(error.path or "/"), line, str(error.reason or error.message)))
+            if isinstance(element, etree._Element):
+                where, line = _path(element, message), element.sourceline
+                value = (element.text or "").strip() if len(element) == 0 else ""
+            else:
+                where, line, value = str(error.path or "/"), None, ""
+            reason = str(error.reason or error.message)
+            if value and repr(value) not in reason and value not in reason:
+                reason += f" (value {value!r})"
+            problems.append(Problem(where, line, reason))
     return problems
 
 
 def check_file(path: Path) -> list[Problem]:
+    """The problems of the XML document in ``path`` (``OSError`` when it cannot be read)."""
     return check_bytes(path.read_bytes())
