@@ -99,11 +99,22 @@ class PostgresTransaction:
         # unnest yields the array in order, so the locks are taken in ascending key order.
         self._conn.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (keys,))
         found: dict[str, list[Period]] = {}
-        rows = self._conn.execute(
-            "SELECT ssin, start_date, end_date FROM periods "
-            "WHERE institution_id = %s AND code = %s AND ssin = ANY(%s::text[]) ORDER BY ssin, start_date",
-            (institution_id, code, wanted),
-        )
+        # One person (the usual request) is a primary-key probe on equalities, whatever the plan. For several,
+        # ``ssin = ANY(...)`` is never prepared: a cached generic plan scans all of the institution's periods in
+        # that code instead of probing the key per person (measured: its cost grew with the table).
+        if len(wanted) == 1:
+            rows = self._conn.execute(
+                "SELECT ssin, start_date, end_date FROM periods "
+                "WHERE institution_id = %s AND ssin = %s AND code = %s ORDER BY start_date",
+                (institution_id, wanted[0], code),
+            )
+        else:
+            rows = self._conn.execute(
+                "SELECT ssin, start_date, end_date FROM periods "
+                "WHERE institution_id = %s AND code = %s AND ssin = ANY(%s::text[]) ORDER BY ssin, start_date",
+                (institution_id, code, wanted),
+                prepare=False,
+            )
         for ssin, start, end in rows:
             found.setdefault(ssin, []).append(_period(start, end))
         return {ssin: tuple(periods) for ssin, periods in found.items()}
