@@ -7,7 +7,7 @@ record in one transaction, after the provider accepted the payload. Every decisi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol
@@ -27,9 +27,9 @@ from gateway.catalogue import Catalogue
 from gateway.directory import Attestation, Detail, DirectoryRequest, Ok, Severity, Summary, integrate
 from gateway.periods import PeriodSet
 from gateway.results import FlowResult, decode_flow, encode_flow
-from gateway.service import audit, brussels_today, claim, fingerprint, new_ticket, reference_reused
+from gateway.service import Exchange, brussels_today, new_ticket
 from gateway.ssin import check_ssin
-from gateway.storage.base import InstitutionRecord, NonceClaim, Store, StoredAnswer, Transaction
+from gateway.storage.base import InstitutionRecord, NonceClaim, Store, Transaction
 
 __all__ = ["AccessService", "FlowRequest", "Provider", "ProviderError"]
 
@@ -111,16 +111,13 @@ class AccessService:
         nonce: NonceClaim | None = None,
     ) -> FlowResult:
         """Decide without side effects (the decision is audited)."""
-        described = request.describe()
-        print_ = fingerprint("CheckAccess", described)
+        exchange = Exchange(institution, "CheckAccess", reference, request.describe(), self.now())
         with self.store.transaction() as tx:
-            claim(tx, nonce)
-            replay = self._replay(tx, institution, "CheckAccess", reference, print_, described)
-            if replay is not None:
-                return replay
-            decision = self._decide(tx, institution, request)
-            result = self._result(decision, ())
-            self._finish(tx, institution, "CheckAccess", reference, print_, described, result)
+            earlier = self._begin(tx, exchange, nonce)
+            if earlier is not None:
+                return earlier
+            result = self._result(self._decide(tx, institution, request), ())
+            exchange.record(tx, encode_flow(result))
             return result
 
     def send_flow(
@@ -132,31 +129,19 @@ class AccessService:
         nonce: NonceClaim | None = None,
     ) -> FlowResult:
         """Decide; when allowed, forward the payload, then make the effects. Nothing applied on any failure."""
-        described = request.describe()
-        print_ = fingerprint("SendFlow", described)
+        exchange = Exchange(institution, "SendFlow", reference, request.describe(), self.now())
         flow = self.flows.get(request.flow)
-        if flow is None or flow.provider_url is None:
-            with self.store.transaction() as tx:
-                claim(tx, nonce)
-                replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
-                if replay is not None:
-                    return replay
-                decision = self._decide(tx, institution, request)
+        with self.store.transaction() as tx:
+            earlier = self._begin(tx, exchange, nonce)
+            if earlier is not None:
+                return earlier
+            decision = self._decide(tx, institution, request)
+            if flow is None or flow.provider_url is None or not decision.allowed:
                 result = self._apply(tx, institution, decision, None)
-                self._finish(tx, institution, "SendFlow", reference, print_, described, result)
+                exchange.record(tx, encode_flow(result))
                 return result
         # A provider is called outside any transaction, so a slow provider holds no locks; the effects are
         # made afterwards in their own transaction, together with the audit record, only when it accepted.
-        with self.store.transaction() as tx:
-            claim(tx, nonce)
-            replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
-            if replay is not None:
-                return replay
-            decision = self._decide(tx, institution, request)
-            if not decision.allowed:
-                result = self._result(decision, ())
-                self._finish(tx, institution, "SendFlow", reference, print_, described, result)
-                return result
         ticket = self.ticket()
         try:
             answer = self.provider(flow, request.payload, ticket)
@@ -169,14 +154,14 @@ class AccessService:
             )
             failed = FlowResult(ticket, Summary(Ok.NO, 10000), False, decision.persons, (detail,))
             with self.store.transaction() as tx:
-                self._audit(tx, institution, "SendFlow", reference, described, encode_flow(failed))
+                exchange.record(tx, encode_flow(failed), keep=False)
             return failed
         with self.store.transaction() as tx:
-            replay = self._replay(tx, institution, "SendFlow", reference, print_, described)
-            if replay is not None:
-                return replay
+            earlier = self._begin(tx, exchange, None)  # the same Reference may have been answered meanwhile
+            if earlier is not None:
+                return earlier
             result = self._apply(tx, institution, decision, answer, ticket)
-            self._finish(tx, institution, "SendFlow", reference, print_, described, result)
+            exchange.record(tx, encode_flow(result))
             return result
 
     # -- steps ---------------------------------------------------------------------------------------------
@@ -247,48 +232,13 @@ class AccessService:
             ticket or self.ticket(), summary, decision.allowed, decision.persons, decision.details, made, answer
         )
 
-    def _replay(
-        self,
-        tx: Transaction,
-        institution: InstitutionRecord,
-        operation: str,
-        reference: str | None,
-        print_: str,
-        described: Mapping[str, Any],
-    ) -> FlowResult | None:
-        if reference is None:
+    def _begin(self, tx: Transaction, exchange: Exchange, nonce: NonceClaim | None) -> FlowResult | None:
+        """The answer already due to this exchange's Reference (the first one, or a refusal), else None."""
+        earlier = exchange.begin(tx, nonce)
+        if earlier is None:
             return None
-        stored = tx.find_answer(institution.id, reference)
-        if stored is None:
-            return None
-        if stored.fingerprint == print_:
-            return decode_flow(stored.answer)
-        refused = FlowResult(self.ticket(), Summary(Ok.NO, 10000), False, (), (reference_reused(reference),))
-        self._audit(tx, institution, operation, reference, described, encode_flow(refused))
+        if exchange.repeats(earlier):
+            return decode_flow(earlier.answer)
+        refused = FlowResult(self.ticket(), Summary(Ok.NO, 10000), False, (), (exchange.reused(),))
+        exchange.record(tx, encode_flow(refused), keep=False)
         return refused
-
-    def _finish(
-        self,
-        tx: Transaction,
-        institution: InstitutionRecord,
-        operation: str,
-        reference: str | None,
-        print_: str,
-        described: Mapping[str, Any],
-        result: FlowResult,
-    ) -> None:
-        encoded = encode_flow(result)
-        self._audit(tx, institution, operation, reference, described, encoded)
-        if reference is not None:
-            tx.save_answer(institution.id, reference, StoredAnswer(operation, print_, encoded))
-
-    def _audit(
-        self,
-        tx: Transaction,
-        institution: InstitutionRecord,
-        operation: str,
-        reference: str | None,
-        request: Mapping[str, Any],
-        outcome: Mapping[str, Any],
-    ) -> None:
-        audit(tx, self.now(), institution, operation, reference, request, outcome)

@@ -50,6 +50,7 @@ from gateway.storage.base import AuditRecord, InstitutionRecord, NonceClaim, Sto
 __all__ = [
     "BRUSSELS",
     "DirectoryService",
+    "Exchange",
     "audit",
     "brussels_today",
     "claim",
@@ -131,17 +132,15 @@ class DirectoryService:
             "period": [request.start.isoformat(), request.end.isoformat() if request.end else None],
             "ssins": list(request.ssins),
         }
-        print_ = fingerprint(operation, described)
+        exchange = Exchange(institution, operation, reference, described, self.now())
         with self.store.transaction() as tx:
-            claim(tx, nonce)
-            if reference is not None:
-                stored = tx.find_answer(institution.id, reference)
-                if stored is not None:
-                    if stored.fingerprint == print_:
-                        return decode_operation(stored.answer)
-                    result = self._refuse_all(tx, institution, request, reference_reused(reference))
-                    self._audit(tx, institution, operation, reference, described, encode_operation(result))
-                    return result
+            earlier = exchange.begin(tx, nonce)
+            if earlier is not None:
+                if exchange.repeats(earlier):
+                    return decode_operation(earlier.answer)
+                result = self._refuse_all(tx, institution, request, exchange.reused())
+                exchange.record(tx, encode_operation(result), keep=False)
+                return result
             readable = persons_to_read(request.ssins)
             current = tx.read_periods(institution.id, request.code, readable)
             if operation == "Integrate":
@@ -153,10 +152,7 @@ class DirectoryService:
                 if o.changed and o.periods is not None:
                     tx.write_periods(institution.id, request.code, o.ssin, o.periods)
             result = OperationResult(self.ticket(), summarize(outcomes), outcomes)
-            encoded = encode_operation(result)
-            self._audit(tx, institution, operation, reference, described, encoded)
-            if reference is not None:
-                tx.save_answer(institution.id, reference, StoredAnswer(operation, print_, encoded))
+            exchange.record(tx, encode_operation(result))
             return result
 
     def _refuse_all(
@@ -184,17 +180,15 @@ class DirectoryService:
         nonce: NonceClaim | None = None,
     ) -> ConsultResult:
         described = {"ssin": ssin, "period": encode_period(window), "code": code, "sector": sector}
-        print_ = fingerprint("Consult", described)
+        exchange = Exchange(institution, "Consult", reference, described, self.now())
         with self.store.transaction() as tx:
-            claim(tx, nonce)
-            if reference is not None:
-                stored = tx.find_answer(institution.id, reference)
-                if stored is not None:
-                    if stored.fingerprint == print_:
-                        return decode_consult(stored.answer)
-                    refused = ConsultResult(self.ticket(), Summary(Ok.NO, 10000), (), (reference_reused(reference),))
-                    self._audit(tx, institution, "Consult", reference, described, encode_consult(refused))
-                    return refused
+            earlier = exchange.begin(tx, nonce)
+            if earlier is not None:
+                if exchange.repeats(earlier):
+                    return decode_consult(earlier.answer)
+                refused = ConsultResult(self.ticket(), Summary(Ok.NO, 10000), (), (exchange.reused(),))
+                exchange.record(tx, encode_consult(refused), keep=False)
+                return refused
             check = check_ssin(ssin)
             if not check.valid:
                 detail = Detail(Severity.ERROR, Reason.INVALID_SSIN, check.reason + ".", (("SSIN", ssin),))
@@ -202,24 +196,46 @@ class DirectoryService:
             else:
                 found = consult(tx.integrations_of(ssin, window, code, sector), window, code, sector)
                 result = ConsultResult(self.ticket(), Summary(Ok.YES, 0), found)
-            encoded = encode_consult(result)
-            self._audit(tx, institution, "Consult", reference, described, encoded)
-            if reference is not None:
-                tx.save_answer(institution.id, reference, StoredAnswer("Consult", print_, encoded))
+            exchange.record(tx, encode_consult(result))
             return result
 
-    # -- audit -------------------------------------------------------------------------------------------
 
-    def _audit(
-        self,
-        tx: Transaction,
-        institution: InstitutionRecord,
-        operation: str,
-        reference: str | None,
-        request: Mapping[str, Any],
-        outcome: Mapping[str, Any],
-    ) -> None:
-        audit(tx, self.now(), institution, operation, reference, request, outcome)
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    """One request's bookkeeping: who sent which operation under which Reference, and what it asked (as JSON).
+
+    ``begin`` claims the nonce and finds an earlier answer to the Reference; ``record`` writes the audit record
+    and, for a Reference, the answer to give again. Both run in the request's own transaction.
+    """
+
+    institution: InstitutionRecord
+    operation: str
+    reference: str | None
+    request: Mapping[str, Any]
+    at: datetime
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.operation, self.request)
+
+    def begin(self, tx: Transaction, nonce: NonceClaim | None) -> StoredAnswer | None:
+        """Claim the nonce (a replay raises); the answer stored for this Reference, if it was used before."""
+        claim(tx, nonce)
+        return None if self.reference is None else tx.find_answer(self.institution.id, self.reference)
+
+    def repeats(self, earlier: StoredAnswer) -> bool:
+        """True when the earlier use of the Reference was this very request: its answer is given again."""
+        return earlier.operation == self.operation and earlier.fingerprint == self.fingerprint
+
+    def reused(self) -> Detail:
+        assert self.reference is not None
+        return reference_reused(self.reference)
+
+    def record(self, tx: Transaction, outcome: Mapping[str, Any], *, keep: bool = True) -> None:
+        """The audit record of the exchange; with ``keep``, also the answer to give again for its Reference."""
+        audit(tx, self.at, self.institution, self.operation, self.reference, self.request, outcome)
+        if keep and self.reference is not None:
+            tx.save_answer(self.institution.id, self.reference, StoredAnswer(self.operation, self.fingerprint, outcome))
 
 
 def claim(tx: Transaction, nonce: NonceClaim | None) -> None:
