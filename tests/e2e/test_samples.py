@@ -34,9 +34,9 @@ DAY = load_manifest(SAMPLES).day
 
 @pytest.fixture
 def fresh(launch: Callable[..., Any]) -> Callable[[], Any]:
-    """Starts a new gateway on an empty database with the samples' day."""
+    """Starts a new gateway on an empty database with the samples' day and flow catalogue."""
     assert DAY is not None, "the sample manifest names the gateway's day"
-    return lambda: launch("--today", DAY.isoformat())
+    return lambda: launch("--today", DAY.isoformat(), "--flows", str(SAMPLES / "flows.json"))
 
 
 def replay(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:

@@ -62,6 +62,7 @@ CONTRACT_REASON_CODES = {
     "NOT_INTEGRATED_ON_DAY",
     "NO_DAY_IN_COMMON",
     "PERIOD_NOT_COVERED",
+    "PROVIDER_UNAVAILABLE",
 }
 OPERATIONS = {"Integrate", "Desintegrate", "Consult", "CheckAccess", "SendFlow"}
 
@@ -406,3 +407,12 @@ def test_a_sample_knows_what_it_writes_back() -> None:
     assert manifest.to_json()["samples"] == [
         {"name": "a", "sign": "0212345668", "day": None, "shows": "x", "depends_on": [], "http_status": 200}
     ]
+
+
+def test_the_samples_flow_catalogue_is_the_default_one_plus_an_unreachable_provider() -> None:
+    shipped = load_flow_catalogue()
+    samples = load_flow_catalogue(SAMPLES / "flows.json")
+    assert {k: v for k, v in samples.flows.items() if k in shipped.flows} == dict(shipped.flows)
+    extra = {k: v for k, v in samples.flows.items() if k not in shipped.flows}
+    assert list(extra) == ["demo.forward-unreachable"]
+    assert extra["demo.forward-unreachable"].provider_url == "http://127.0.0.1:9/provider"
