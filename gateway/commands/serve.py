@@ -94,7 +94,13 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=_port, default=8080, help="TCP port (8080)")
     db_option(serve)
-    serve.add_argument("--workers", type=_positive, default=1, metavar="N", help="worker processes (1)")
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="gunicorn sync worker processes; 1 (the default): one process",
+    )
     serve.add_argument(
         "--demo", action="store_true", help="add the contract's demo institutions and codes (public test secrets)"
     )
@@ -206,9 +212,12 @@ def handle_serve(args: argparse.Namespace) -> int:
     print(f"WSDL: {endpoint}?wsdl")
     sys.stdout.flush()
 
-    from gateway.soap.wsgi import GatewayServer
+    from gateway.soap.wsgi import GatewayServer, SingleProcessServer
 
-    GatewayServer(settings, open_store).run()
+    if settings.workers == 1:
+        SingleProcessServer(settings, open_store).run()
+    else:
+        GatewayServer(settings, open_store).run()
     return 0
 
 

@@ -1,0 +1,22 @@
+"""How many processes ``ksz-gateway serve`` runs: one with ``--workers 1``, a gunicorn arbiter and N workers else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+def test_one_worker_serves_from_a_single_process(gateway: Any) -> None:
+    assert children(gateway.process.pid) == []
+
+
+def test_two_workers_are_two_processes_under_one_arbiter(gateway_two_workers: Any) -> None:
+    assert len(children(gateway_two_workers.process.pid)) == 2
