@@ -489,19 +489,23 @@ def _decide_person(
             if meeting:
                 satisfied.append(min(meeting, key=lambda p: p.start))
                 continue
-            reason, text, lacking = AccessReason.NO_DAY_IN_COMMON, f"on any day of {test.name} ({window})", (window,)
+            reason, text, lacking = (
+                AccessReason.NO_DAY_IN_COMMON,
+                f"on any day of {test.name} ({window.describe()})",
+                (window,),
+            )
         else:
             lacking = missing(qualifying, window)
             if not lacking:
                 satisfied.extend(sorted(meeting, key=lambda p: p.start))
                 continue
-            reason, text = AccessReason.PERIOD_NOT_COVERED, f"for the whole {test.name} ({window})"
+            reason, text = AccessReason.PERIOD_NOT_COVERED, f"for the whole {test.name} ({window.describe()})"
         gaps.extend(lacking)
         details.append(
             _error(
                 reason,
                 f"SSIN {person.ssin} is not integrated by this institution in code {code_names} {text}; missing: "
-                f"{', '.join(str(p) for p in lacking)}.",
+                f"{', '.join(p.describe() for p in lacking)}.",
                 ("SSIN", person.ssin),
                 ("QualityCode", code_names),
                 ("Rule", flow.rule),

@@ -299,7 +299,7 @@ def integrate(
             info = Detail(
                 Severity.INFORMATION,
                 Reason.ALREADY_INTEGRATED,
-                f"SSIN {ssin} is already integrated in code {request.code:02d} for every day of {wanted}.",
+                f"SSIN {ssin} is already integrated in code {request.code:02d} for every day of {wanted.describe()}.",
                 (("SSIN", ssin),),
             )
             return PersonOutcome(ssin, Status.ALREADY_INTEGRATED, (info,), periods)
@@ -332,7 +332,7 @@ def desintegrate(
                 Severity.INFORMATION,
                 Reason.NOTHING_TO_REMOVE,
                 f"SSIN {ssin} has no integration in code {request.code:02d} from this institution "
-                f"within {removal}; nothing was removed.",
+                f"within {removal.describe()}; nothing was removed.",
                 (("SSIN", ssin),),
             )
             return PersonOutcome(ssin, Status.NOTHING_TO_REMOVE, (info,), periods)
@@ -341,7 +341,7 @@ def desintegrate(
                 Severity.WARNING,
                 Reason.ATTESTATION_AT_RISK,
                 f"The removed days include days of code {a.code:02d} that the multifunctional attestation "
-                f"{a.ticket} needs for its validity period {a.validity}.",
+                f"{a.ticket} needs for its validity period {a.validity.describe()}.",
                 (("AttestationTicket", a.ticket), ("ValidityPeriod", str(a.validity))),
             )
             for a in recorded.get(ssin, ())

@@ -56,6 +56,10 @@ class Period:
     def __str__(self) -> str:
         return f"{self.start.isoformat()}/{self.end.isoformat() if self.end else ''}"
 
+    def describe(self) -> str:
+        """The period for a sentence a person reads: ``2015-01-01/2015-01-31``, or ``2015-01-01 onwards``."""
+        return str(self) if self.end is not None else f"{self.start.isoformat()} onwards"
+
 
 PeriodSet = tuple[Period, ...]
 

@@ -379,3 +379,9 @@ def test_add_months_lands_on_the_same_calendar_day_clamped_to_a_shorter_month(
     start: str, months: int, expected: str
 ) -> None:
     assert add_months(d(start), months) == d(expected)
+
+
+def test_a_period_reads_as_its_days_in_sentences_and_an_open_one_reads_onwards() -> None:
+    assert Period(date(2015, 1, 1), date(2015, 1, 31)).describe() == "2015-01-01/2015-01-31"
+    assert Period(date(2015, 1, 1)).describe() == "2015-01-01 onwards"
+    assert str(Period(date(2015, 1, 1))) == "2015-01-01/"
