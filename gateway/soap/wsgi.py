@@ -125,10 +125,12 @@ class _Handler(WSGIRequestHandler):
         if not self.parse_request():
             return
         body: Any = self.rfile
+        environ = self.get_environ()
         if self.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
             body = io.BufferedReader(_Dechunked(self.rfile))
+            environ["wsgi.input_terminated"] = True  # reading to the end stops at the last chunk
         wfile: Any = self.wfile
-        handler = ServerHandler(body, wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        handler = ServerHandler(body, wfile, self.get_stderr(), environ, multithread=True)
         handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's own handler sets it too
         server: Any = self.server
         handler.run(server.get_app())

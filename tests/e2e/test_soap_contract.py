@@ -435,6 +435,25 @@ def test_an_oversize_chunked_body_is_refused_with_413_too(gateway: Any, soap: An
     assert b"MESSAGE_TOO_LARGE" in body
 
 
+def test_a_chunked_request_within_the_limit_is_answered(gateway: Any, soap: Any) -> None:
+    data = soap.envelope(soap.consult(soap.new_ssin(), "2015-01-01"))
+    connection = http.client.HTTPConnection(gateway.host, gateway.port, timeout=60)
+    try:
+        connection.request(
+            "POST",
+            "/soap/repertorium",
+            body=iter([data[:100], data[100:]]),
+            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        body = response.read()
+    finally:
+        connection.close()
+    assert response.status == 200
+    assert b"ConsultResponse" in body and b'ok="YES"' in body
+
+
 def test_an_unknown_header_that_must_be_understood_is_a_must_understand_fault(wire: Any, soap: Any) -> None:
     extra = '<x:Routing xmlns:x="urn:example:routing" soapenv:mustUnderstand="1">a</x:Routing>'
     body = soap.consult(soap.new_ssin(), "2015-01-01")
