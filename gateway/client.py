@@ -36,6 +36,7 @@ from zeep import exceptions as zeep_errors
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from gateway import safexml
 from gateway.directory import Institution
 from gateway.periods import Period
 from gateway.resources import wsdl_path
@@ -72,7 +73,6 @@ _WSDL_FILE = "repertorium-v1.wsdl"
 ROLES = ("SUBJECT", "MAIN", "PARTNER", "ADDITIONAL")
 AIDS = ("LIVING_WAGE", "EQUIVALENT_LIVING_WAGE", "OTHER_FINANCIAL_AID", "EMPLOYMENT_ART60")
 # A payload is parsed as carefully as the gateway parses requests: no DTD, no entities, no network.
-_PAYLOAD_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 # -- errors ---------------------------------------------------------------------------------------------
@@ -470,7 +470,7 @@ def _payload_element(payload: PayloadArg) -> etree._Element:
     if not isinstance(data, bytes):
         raise InvalidRequest(f"a payload is an lxml element or XML bytes or text, not {type(payload).__name__}")
     try:
-        element: etree._Element = etree.fromstring(data, _PAYLOAD_PARSER)
+        element: etree._Element = safexml.fromstring(data)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise InvalidRequest(f"the payload is not well-formed XML: {exc}") from exc
     return element

@@ -21,6 +21,7 @@ from xml.sax.saxutils import escape
 
 from lxml import etree
 
+from gateway import safexml
 from gateway.access import Flow
 from gateway.access_service import ProviderError
 
@@ -28,7 +29,6 @@ __all__ = ["DemoProvider", "SoapProvider"]
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 DEMO_NS = "urn:ksz-gateway:demo-provider"
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 def _envelope(payload: bytes | None) -> bytes:
@@ -42,7 +42,7 @@ def _envelope(payload: bytes | None) -> bytes:
 def _body_child(answer: bytes) -> etree._Element | None:
     """The first element of a SOAP answer's Body; raises ProviderError when the answer is no envelope."""
     try:
-        root = etree.fromstring(answer, _PARSER)
+        root = safexml.fromstring(answer)
     except etree.XMLSyntaxError as exc:
         raise ProviderError(f"the provider's answer is not XML ({exc})") from exc
     body = root.find(f"{{{SOAP_ENV}}}Body")

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from gateway import safexml
 from gateway.samples import (
     Manifest,
     ManifestError,
@@ -97,7 +98,7 @@ def _operation_name(request: bytes) -> str:
 def _fault_code(response: bytes) -> tuple[str | None, str] | None:
     """The fault code of a fault answer as (namespace, local name); None for any other answer."""
     try:
-        root = etree.fromstring(response, etree.XMLParser(resolve_entities=False, no_network=True))
+        root = safexml.fromstring(response)
     except etree.XMLSyntaxError:
         return None
     code = root.find(f"{qname(SOAP_ENV, 'Body')}/{qname(SOAP_ENV, 'Fault')}/faultcode")
@@ -121,7 +122,7 @@ def _signing(username: str | None, response: bytes) -> Signing | None:
 def _describe(request: bytes, response: bytes, status: int) -> str:
     operation = soap_action(request).rsplit("/", 1)[-1] or "A request the gateway could not read"
     try:
-        root = etree.fromstring(response, etree.XMLParser(resolve_entities=False, no_network=True))
+        root = safexml.fromstring(response)
     except etree.XMLSyntaxError:
         return f"{operation}: recorded; HTTP {status}, an answer that is not XML."
     fault = root.find(f"{qname(SOAP_ENV, 'Body')}/{qname(SOAP_ENV, 'Fault')}")

@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from gateway import safexml
 from gateway.soap.names import (
     FAULT_NS,
     SOAP_ENV,
@@ -96,7 +97,6 @@ MASKED_ELEMENTS: Mapping[str, str] = {
 STANDARD_PREFIXES: Mapping[str, str] = {SOAP_ENV: "soap", TNS: "rep", FAULT_NS: "gw", WSSE: "wsse", WSU: "wsu"}
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _FIELD_NAME = qname(TNS, "FieldName")
 _FIELD_VALUE = qname(TNS, "FieldValue")
 
@@ -319,7 +319,7 @@ def write_manifest(folder: Path, manifest: Manifest) -> None:
 
 
 def _parse(data: bytes) -> etree._Element:
-    root = etree.fromstring(data, _PARSER)
+    root = safexml.fromstring(data)
     if root.getroottree().docinfo.doctype:
         raise ValueError("the document has a DOCTYPE")
     return root
@@ -487,7 +487,7 @@ def _c14n(root: etree._Element) -> bytes:
 
 def pretty(root: etree._Element) -> str:
     """The canonical tree indented, one element per line: what a diff shows."""
-    indented = etree.fromstring(_c14n(root), _PARSER)
+    indented = safexml.fromstring(_c14n(root))
     etree.indent(indented, space="  ")
     return str(etree.tostring(indented, encoding="unicode"))
 

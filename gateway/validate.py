@@ -18,6 +18,7 @@ from typing import Any
 
 from lxml import etree
 
+from gateway import safexml
 from gateway.resources import xsd_path
 
 __all__ = ["SCHEMA_FILES", "Problem", "check_bytes", "check_file"]
@@ -31,7 +32,6 @@ SCHEMA_FILES = {
 }
 _NAMESPACES = {"rep": REPERTORIUM_NS, "ssdn": SSDN_SERVICE_NS}
 _PREFIXES = {namespace: prefix for prefix, namespace in _NAMESPACES.items()} | {SOAP_ENV: "soap"}
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +96,7 @@ def _path(element: etree._Element, top: etree._Element) -> str:
 def check_bytes(data: bytes) -> list[Problem]:
     """The problems of one XML document (empty when it is valid)."""
     try:
-        root = etree.fromstring(data, _PARSER)
+        root = safexml.fromstring(data)
     except etree.XMLSyntaxError as exc:
         return [Problem("/", exc.lineno, f"not well-formed XML: {exc.msg}")]
     if root.getroottree().docinfo.doctype:

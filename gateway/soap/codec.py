@@ -16,6 +16,7 @@ from typing import Any
 
 from lxml import etree
 
+from gateway import safexml
 from gateway.access import FlowPerson, Role
 from gateway.access_service import FlowRequest
 from gateway.directory import Detail, DirectoryRequest, Summary
@@ -88,10 +89,6 @@ _MISSING_DAYS = _t("MissingDays")
 _INTEGRATION_MADE = _t("IntegrationMade")
 _PROVIDER_RESPONSE = _t("ProviderResponse")
 
-# The provider's answer is XML the gateway did not write: parsed as carefully as a request.
-_ANSWER_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False, remove_comments=True, remove_pis=True
-)
 
 _SubElement = etree.SubElement
 
@@ -375,7 +372,7 @@ def write_send_flow(parent: etree._Element, result: FlowResult) -> etree._Elemen
         _write_period(element, _PERIOD, made.period)
     if result.provider_response is not None:
         try:
-            answer = etree.fromstring(result.provider_response, _ANSWER_PARSER)
+            answer = safexml.fromstring(result.provider_response, strip=True)  # not ours: parsed as a request
         except etree.XMLSyntaxError as exc:
             raise InternalError(f"the provider's answer kept for ticket {result.ticket} is not XML: {exc}") from exc
         _SubElement(response, _PROVIDER_RESPONSE).append(answer)

@@ -8,12 +8,12 @@ nothing fetched from the network, no huge tree built.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Collection
 from dataclasses import dataclass
 
 from lxml import etree
 
+from gateway import safexml
 from gateway.errors import EmptyBody, ForbiddenDoctype, MalformedMessage, MustUnderstandFault, VersionMismatch
 from gateway.soap.names import SOAP12_ENV, SOAP_ENV, qname
 
@@ -26,33 +26,13 @@ _MUST_UNDERSTAND = qname(SOAP_ENV, "mustUnderstand")
 _ACTOR = qname(SOAP_ENV, "actor")
 _ACTOR_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
 
-_local = threading.local()
-
-
-def _parser() -> etree.XMLParser:
-    """This thread's hardened parser (lxml parsers must not be shared between threads)."""
-    parser: etree.XMLParser | None = getattr(_local, "parser", None)
-    if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
-            collect_ids=False,
-        )
-        _local.parser = parser
-    return parser
-
 
 def parse_xml(data: bytes) -> etree._Element:
     """Parse a request body; refuse what is not well-formed XML and any document with a DOCTYPE."""
     if not data.strip():
         raise MalformedMessage("The request has no content: a SOAP 1.1 envelope was expected.")
     try:
-        root = etree.fromstring(data, _parser())
+        root = safexml.fromstring(data, strip=True)
     except etree.XMLSyntaxError as exc:
         if b"<!DOCTYPE" in data:
             raise ForbiddenDoctype("The request contains a DOCTYPE, which SOAP messages must not have.") from exc
