@@ -25,12 +25,12 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-from gateway.commands import db as db_commands
-from gateway.periods import Period
-from gateway.service import DirectoryService
-from gateway.storage import open_store
-from gateway.storage.base import Store
-from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
+from gateway.adapters.storage import open_store
+from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.directory_service import DirectoryService
+from gateway.app.ports import Store
+from gateway.domain.periods import Period
+from gateway.entrypoints.commands import db as db_commands
 
 CODES_BY_SECTOR = {17: (1, 2, 3, 4, 5, 6, 7, 8, 9), 7: (1,), 18: (1,)}
 
@@ -125,7 +125,7 @@ def fresh_store(engine: str, pg_url: str | None, workdir: Path, keep: bool) -> I
         return
     import psycopg
 
-    from gateway.storage.postgres import PostgresStore
+    from gateway.adapters.storage.postgres import PostgresStore
 
     assert pg_url is not None
     schema = f"ksz_bench_{os.getpid()}"

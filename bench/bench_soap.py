@@ -356,15 +356,15 @@ def breakdown(folder: Path) -> dict[str, float]:
     """Each stage of the gateway's hot path, timed in-process on a SQLite store in ``folder``."""
     from lxml import etree
 
-    from gateway.directory import Ok, PersonOutcome, Status, Summary
-    from gateway.results import ConsultResult, OperationResult
-    from gateway.settings import Settings
-    from gateway.soap import make_app
-    from gateway.soap.envelope import parse_envelope
-    from gateway.soap.service import CallScope
-    from gateway.soap.wssecurity import SECURITY, read_username_token
-    from gateway.storage import open_store
-    from gateway.storage.seed import ensure_demo
+    from gateway.adapters.soap.envelope import parse_envelope
+    from gateway.adapters.soap.service import CallScope
+    from gateway.adapters.soap.wssecurity import SECURITY, read_username_token
+    from gateway.adapters.storage import open_store
+    from gateway.app.demo import ensure_demo
+    from gateway.domain.directory import Ok, PersonOutcome, Status, Summary
+    from gateway.domain.results import ConsultResult, OperationResult
+    from gateway.entrypoints.compose import make_app
+    from gateway.entrypoints.settings import Settings
 
     store = open_store(str(folder / "breakdown.db"))
     store.upgrade()
@@ -451,7 +451,7 @@ BENCH_SCHEMA = f"ksz_bench_{os.getpid()}"
 
 def postgres_schema(url: str) -> str:
     """The URL of a fresh schema of the PostgreSQL database at ``url`` (created by the gateway's upgrade)."""
-    from gateway.storage.postgres import with_schema
+    from gateway.adapters.storage.postgres import with_schema
 
     drop_schema(url, BENCH_SCHEMA)
     return with_schema(url, BENCH_SCHEMA)

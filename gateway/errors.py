@@ -2,7 +2,12 @@
 
     GatewayError                          code
     ├── ConfigurationError                CONFIGURATION_ERROR        bad settings or data files
+    │   └── CatalogueError                CATALOGUE_INVALID          a catalogue data file is malformed
     ├── StorageError                      STORAGE_UNAVAILABLE        the database failed or cannot be reached
+    ├── ConflictError                     CONFLICT                   an operator's change contradicts the directory
+    │   ├── InstitutionExists             INSTITUTION_EXISTS         ``institutions add`` of a known enterprise number
+    │   └── UnknownInstitution            UNKNOWN_INSTITUTION        an operator command names no known institution
+    ├── ProviderError                     PROVIDER_UNAVAILABLE       a flow's provider refused or cannot be reached
     ├── InternalError                     INTERNAL_ERROR             a bug: soap:Server, details only in the log
     │   └── InvalidResponse               RESPONSE_INVALID           an answer failed the schema; never sent
     ├── RequestError                      (soap:Client faults: the message itself is wrong)
@@ -17,9 +22,12 @@
     │   ├── MustUnderstandFault           MUST_UNDERSTAND            a mustUnderstand header we do not know
     │   ├── MessageTooLarge               MESSAGE_TOO_LARGE          body over the size limit (HTTP 413)
     │   └── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
-    └── AuthenticationError               (wsse: faults; one faultstring whatever failed)
-        ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
-        └── FailedAuthentication          FAILED_AUTHENTICATION      unknown user, wrong digest, stale, replay
+    ├── AuthenticationError               (wsse: faults; one faultstring whatever failed)
+    │   ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
+    │   └── FailedAuthentication          FAILED_AUTHENTICATION      unknown user, wrong digest, stale, replay
+    └── SampleError                       (the integrator tools: replay, record; never raised by the server)
+        ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
+        └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
 
 Errors carry their context as attributes (``path``, ``line``, ``operation``...). A dependency's exceptions
 are translated once, at the boundary, with ``raise ... from exc``.
@@ -29,22 +37,30 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "CatalogueError",
     "ConfigurationError",
+    "ConflictError",
     "EmptyBody",
     "FailedAuthentication",
     "ForbiddenDoctype",
     "GatewayError",
+    "InstitutionExists",
     "InternalError",
     "InvalidPeriod",
     "InvalidResponse",
     "InvalidSecurity",
     "MalformedMessage",
+    "ManifestError",
     "MessageTooLarge",
     "MustUnderstandFault",
+    "ProviderError",
     "RequestError",
+    "SampleError",
+    "SampleTransportError",
     "SchemaViolation",
     "SoapActionMismatch",
     "StorageError",
+    "UnknownInstitution",
     "UnknownOperation",
     "UnsupportedMediaType",
     "VersionMismatch",
@@ -66,8 +82,34 @@ class ConfigurationError(GatewayError):
     code = "CONFIGURATION_ERROR"
 
 
+class CatalogueError(ConfigurationError, ValueError):
+    """A catalogue data file is malformed; the message names the entry."""
+
+    code = "CATALOGUE_INVALID"
+
+
 class StorageError(GatewayError):
     code = "STORAGE_UNAVAILABLE"
+
+
+class ConflictError(GatewayError):
+    """An operator's change that contradicts what the directory holds; nothing was changed."""
+
+    code = "CONFLICT"
+
+
+class InstitutionExists(ConflictError):
+    code = "INSTITUTION_EXISTS"
+
+
+class UnknownInstitution(ConflictError):
+    code = "UNKNOWN_INSTITUTION"
+
+
+class ProviderError(GatewayError):
+    """The flow's provider refused the payload or could not be reached; ``message`` says which."""
+
+    code = "PROVIDER_UNAVAILABLE"
 
 
 class InternalError(GatewayError):
@@ -166,3 +208,21 @@ class InvalidSecurity(AuthenticationError):
 
 class FailedAuthentication(AuthenticationError):
     code = "FAILED_AUTHENTICATION"
+
+
+class SampleError(GatewayError):
+    """The integrator tools (replay, record) could not do their work; never raised by the server."""
+
+    code = "SAMPLE_ERROR"
+
+
+class ManifestError(SampleError):
+    """The sample manifest is missing, not JSON, or inconsistent (names, depends_on, sign)."""
+
+    code = "MANIFEST_INVALID"
+
+
+class SampleTransportError(SampleError):
+    """No HTTP answer from the gateway a sample was sent to (refused, reset, timeout, bad URL)."""
+
+    code = "SAMPLE_TRANSPORT"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.storage.base import Store
-from gateway.storage.sqlite import SqliteStore
+from gateway.adapters.storage.sqlite import SqliteStore
+from gateway.app.ports import Store
 
 POSTGRES_ENV = "KSZ_TEST_POSTGRES_URL"
 
@@ -46,7 +46,7 @@ def postgres_url() -> Iterator[str]:
         pytest.skip(f"{POSTGRES_ENV} is not set")
     import psycopg
 
-    from gateway.storage.postgres import with_schema
+    from gateway.adapters.storage.postgres import with_schema
 
     schema = f"ksz_test_{os.getpid()}_{secrets.token_hex(4)}"
     yield with_schema(base, schema)
@@ -58,7 +58,7 @@ def postgres_url() -> Iterator[str]:
 def postgres_store(postgres_url: str) -> Iterator[Store]:
     import psycopg
 
-    from gateway.storage.postgres import PostgresStore
+    from gateway.adapters.storage.postgres import PostgresStore
 
     store = PostgresStore(postgres_url)
     store.upgrade()

@@ -32,7 +32,7 @@ import pytest
 from lxml import etree
 
 from gateway.client import RepertoriumClient
-from gateway.periods import Period
+from gateway.domain.periods import Period
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_ENV = "KSZ_TEST_POSTGRES_URL"
@@ -137,7 +137,7 @@ def new_database(engine: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     def make() -> str:
         if engine == "sqlite":
             return str(tmp_path_factory.mktemp("db") / "directory.db")
-        from gateway.storage.postgres import with_schema
+        from gateway.adapters.storage.postgres import with_schema
 
         schema = f"ksz_e2e_{os.getpid()}_{secrets.token_hex(4)}"
         schemas.append(schema)
@@ -210,7 +210,7 @@ def ssin() -> Callable[[], str]:
 
 @pytest.fixture(scope="session")
 def schema() -> Any:
-    return etree.XMLSchema(etree.parse(str(ROOT / "xsd" / "repertorium-v1.xsd")))
+    return etree.XMLSchema(etree.parse(str(ROOT / "gateway" / "contract" / "xsd" / "repertorium-v1.xsd")))
 
 
 @dataclass

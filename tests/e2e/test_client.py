@@ -29,7 +29,7 @@ from gateway.client import (
     RepertoriumClient,
     TransportError,
 )
-from gateway.periods import Period
+from gateway.domain.periods import Period
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 Clients = Callable[..., RepertoriumClient]
@@ -204,12 +204,6 @@ def test_the_client_errors_form_one_tree_rooted_at_client_error() -> None:
         assert issubclass(error, ClientError)
     assert issubclass(AuthenticationFailed, FaultError)
     assert set(library.__all__) >= {"RepertoriumClient", "ClientError", "FaultError", "TransportError"}
-
-
-def test_the_client_spells_the_wire_names_as_the_server_does() -> None:
-    from gateway.soap import names
-
-    assert (library.TNS, library.FAULT_NS) == (names.TNS, names.FAULT_NS)
 
 
 def test_the_clients_envelopes_are_checked_against_the_schema_both_ways(

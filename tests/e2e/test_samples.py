@@ -23,9 +23,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from gateway.cli import main
 from gateway.client import AuthenticationFailed, RepertoriumClient
-from gateway.samples import load_manifest, request_path
+from gateway.entrypoints.cli import main
+from gateway.tools.samples import load_manifest, request_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"

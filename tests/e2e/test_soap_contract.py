@@ -17,7 +17,7 @@ import zeep
 from lxml import etree
 from zeep.wsse.username import UsernameToken
 
-from gateway.periods import Period
+from gateway.domain.periods import Period
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 REP = "urn:ksz-gateway:repertorium:v1"
@@ -75,7 +75,7 @@ def test_the_served_wsdl_imports_its_schema_from_the_same_endpoint(gateway: Any)
 
 
 def _xsd_file() -> str:
-    from gateway.resources import xsd_path
+    from gateway.contract.resources import xsd_path
 
     return str(xsd_path("repertorium-v1.xsd"))
 
@@ -606,8 +606,8 @@ def test_serve_says_when_its_secrets_are_public_and_its_day_is_fixed(gateway: An
 def test_a_server_started_without_demo_refuses_the_demo_identities(
     launch: Callable[..., Any], new_database: Callable[[], str], wire: Any, soap: Any
 ) -> None:
-    from gateway.storage import open_store
-    from gateway.storage.seed import ensure_demo
+    from gateway.adapters.storage import open_store
+    from gateway.app.demo import ensure_demo
 
     db = new_database()
     store = open_store(db)

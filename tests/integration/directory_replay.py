@@ -10,13 +10,13 @@ import random
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from gateway.directory import DirectoryRequest, Reason, desintegrate, integrate
-from gateway.periods import Period, PeriodSet
-from gateway.results import decode_operation
-from gateway.service import DirectoryService
-from gateway.ssin import check_ssin
-from gateway.storage import open_store
-from gateway.storage.base import InstitutionRecord, Store
+from gateway.adapters.storage import open_store
+from gateway.app.directory_service import DirectoryService
+from gateway.app.ports import InstitutionRecord, Store
+from gateway.domain.directory import DirectoryRequest, Reason, desintegrate, integrate
+from gateway.domain.identifiers import check_ssin
+from gateway.domain.periods import Period, PeriodSet
+from gateway.domain.results import decode_operation
 
 State = dict[tuple[str, str, int], PeriodSet]
 

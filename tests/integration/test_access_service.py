@@ -1,4 +1,4 @@
-"""CheckAccess and SendFlow (gateway.access_service) against real databases and a real provider on loopback."""
+"""CheckAccess and SendFlow (gateway.app.access_service) against real databases and a real provider on loopback."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from datetime import date
 
 import pytest
 
-from gateway.access import AccessReason, FlowCatalogue, FlowPerson, Role, load_flow_catalogue
-from gateway.access_service import AccessService, FlowRequest
-from gateway.directory import DirectoryRequest, Ok, Reason, Status
-from gateway.periods import Period
-from gateway.provider import DemoProvider, SoapProvider
-from gateway.service import DirectoryService
-from gateway.storage.base import InstitutionRecord, Store
-from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
+from gateway.adapters.provider import DemoProvider, SoapProvider
+from gateway.app.access_service import AccessService
+from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.directory_service import DirectoryService
+from gateway.app.ports import InstitutionRecord, Store
+from gateway.domain.access import AccessReason, FlowCatalogue, FlowPerson, FlowRequest, Role, load_flow_catalogue
+from gateway.domain.directory import DirectoryRequest, Ok, Reason, Status
+from gateway.domain.periods import Period
 
 ANNA, BERT, CLEO = "85073003328", "06011512374", "00022900145"
 OCMW_A, OCMW_B, FAMILY, _ = DEMO_INSTITUTIONS

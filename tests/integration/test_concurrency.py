@@ -14,11 +14,11 @@ from datetime import date
 import pytest
 from directory_replay import hammer, hammer_in_process, replay_audit, ssins, stored_state
 
-from gateway.directory import DirectoryRequest, Reason
-from gateway.results import OperationResult
-from gateway.service import DirectoryService
-from gateway.storage.base import Store
-from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.directory_service import DirectoryService
+from gateway.app.ports import Store
+from gateway.domain.directory import DirectoryRequest, Reason
+from gateway.domain.results import OperationResult
 
 PERSONS = ssins(5)
 OCMWS = [r for r in DEMO_INSTITUTIONS if r.sector == 17]

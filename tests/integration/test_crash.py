@@ -15,9 +15,9 @@ import time
 import pytest
 from directory_replay import replay_audit, ssins, stored_state
 
-from gateway.storage import open_store
-from gateway.storage.base import Store
-from gateway.storage.seed import ensure_demo
+from gateway.adapters.storage import open_store
+from gateway.app.demo import ensure_demo
+from gateway.app.ports import Store
 
 HELPERS = os.path.dirname(os.path.abspath(__file__))
 PERSONS = ssins(4)

@@ -1,4 +1,4 @@
-"""The directory's use cases (gateway.service) against real databases: SQLite and PostgreSQL."""
+"""The directory's use cases (gateway.app.directory_service) against real databases: SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from datetime import date
 
 import pytest
 
-from gateway.catalogue import DEMO_CATALOGUE_FILE, load_catalogue
-from gateway.directory import DirectoryRequest, Ok, Reason, Status
-from gateway.periods import Period
-from gateway.service import DirectoryService
-from gateway.storage import open_store
-from gateway.storage.base import InstitutionRecord, Store
-from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
+from gateway.adapters.storage import open_store
+from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.directory_service import DirectoryService
+from gateway.app.ports import InstitutionRecord, Store
+from gateway.domain.catalogue import DEMO_CATALOGUE_FILE, load_catalogue
+from gateway.domain.directory import DirectoryRequest, Ok, Reason, Status
+from gateway.domain.periods import Period
 
 P1, P2 = "85073003328", "90010100123"
 OCMW_A, OCMW_B, FAMILY, EMPLOYMENT = DEMO_INSTITUTIONS
@@ -150,8 +150,8 @@ def test_the_directory_survives_a_restart(service: DirectoryService) -> None:
 def test_a_replayed_nonce_refuses_the_request_and_applies_nothing(service: DirectoryService) -> None:
     from datetime import UTC, datetime
 
+    from gateway.app.ports import NonceClaim
     from gateway.errors import FailedAuthentication
-    from gateway.storage.base import NonceClaim
 
     now = datetime(2015, 1, 1, 12, tzinfo=UTC)
     claim = NonceClaim(OCMW_A.id, "bm9uY2UtMQ==", now, now)

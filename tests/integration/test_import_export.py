@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from gateway.commands import db
-from gateway.periods import Period
-from gateway.service import DirectoryService
-from gateway.storage import open_store
-from gateway.storage.base import Store
-from gateway.storage.migrations import latest_version
-from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
+from gateway.adapters.storage import open_store
+from gateway.adapters.storage.migrations import latest_version
+from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.directory_service import DirectoryService
+from gateway.app.ports import Store
+from gateway.domain.periods import Period
+from gateway.entrypoints.commands import db
 
 P1, P2 = "85073003328", "90010100123"
 A, B, FAMILY, _ = (r.id for r in DEMO_INSTITUTIONS)
@@ -109,7 +109,7 @@ def test_overlapping_and_adjacent_rows_merge_with_each_other_and_with_the_direct
 ) -> None:
     service = DirectoryService(demo, demo.catalogue())
     institution = next(r for r in demo.institutions() if r.id == A)
-    from gateway.directory import DirectoryRequest
+    from gateway.domain.directory import DirectoryRequest
 
     service.integrate(institution, DirectoryRequest(1, date(2015, 1, 1), date(2015, 1, 10), (P1,)))
     csv_file = tmp_path / "merge.csv"

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from gateway.catalogue import DEMO_CATALOGUE_FILE, Catalogue, MaxPeriod, QualityCode, load_catalogue
-from gateway.directory import Attestation
-from gateway.errors import StorageError
-from gateway.periods import Period
-from gateway.storage import open_store
-from gateway.storage.base import AuditRecord, ImportRow, InstitutionRecord, Store, StoredAnswer
-from gateway.storage.migrations import latest_version
-from gateway.storage.seed import DEMO_INSTITUTIONS, ensure_demo
-from gateway.storage.sqlite import SqliteStore
+from gateway.adapters.storage import open_store
+from gateway.adapters.storage.migrations import latest_version
+from gateway.adapters.storage.sqlite import SqliteStore
+from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, Store, StoredAnswer
+from gateway.domain.catalogue import DEMO_CATALOGUE_FILE, Catalogue, MaxPeriod, QualityCode, load_catalogue
+from gateway.domain.directory import Attestation
+from gateway.domain.periods import Period
+from gateway.errors import InstitutionExists, StorageError
 
 A = InstitutionRecord("0212345668", "OCMW Demostad", 17, "secret-a")
 B = InstitutionRecord("0212345767", "OCMW Voorbeeldgem", 17, "secret-b")
@@ -282,7 +282,7 @@ def test_institutions_are_added_listed_and_refused_twice(store: Store) -> None:
     store.add_institution(B)
     store.add_institution(A)
     assert store.institutions() == [A, B]
-    with pytest.raises(StorageError, match="already exists"):
+    with pytest.raises(InstitutionExists, match="already exists"):
         store.add_institution(A)
     with store.transaction() as tx:
         assert tx.institution(A.id) == A
@@ -394,7 +394,7 @@ def test_a_missing_postgres_schema_is_created_and_upgraded_by_threads_at_once(po
 
     import psycopg
 
-    from gateway.storage.postgres import PostgresStore, with_schema
+    from gateway.adapters.storage.postgres import PostgresStore, with_schema
 
     base = os.environ["KSZ_TEST_POSTGRES_URL"]
     schema = f"ksz_test_{os.getpid()}_fresh"

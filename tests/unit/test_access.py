@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from gateway.access import (
+from gateway.domain.access import (
     AccessDecision,
     AccessReason,
     FlowCatalogue,
@@ -26,9 +26,9 @@ from gateway.access import (
     decide,
     load_flow_catalogue,
 )
-from gateway.catalogue import OCMW_SECTOR, CatalogueError, load_catalogue
-from gateway.directory import Severity
-from gateway.periods import Period, PeriodSet
+from gateway.domain.catalogue import OCMW_SECTOR, CatalogueError, load_catalogue
+from gateway.domain.directory import Severity
+from gateway.domain.periods import Period, PeriodSet
 
 FLOWS = load_flow_catalogue()
 CATALOGUE = load_catalogue()

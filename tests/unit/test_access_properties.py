@@ -16,7 +16,7 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from gateway.access import (
+from gateway.domain.access import (
     AccessDecision,
     AccessReason,
     FlowDates,
@@ -26,8 +26,8 @@ from gateway.access import (
     decide,
     load_flow_catalogue,
 )
-from gateway.catalogue import OCMW_SECTOR, load_catalogue
-from gateway.periods import Period, PeriodSet, add_months, normalize
+from gateway.domain.catalogue import OCMW_SECTOR, load_catalogue
+from gateway.domain.periods import Period, PeriodSet, add_months, normalize
 
 FLOWS = load_flow_catalogue()
 CATALOGUE = load_catalogue()

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.catalogue import (
+from gateway.domain.catalogue import (
     DEFAULT_CATALOGUE_FILE,
     DEMO_CATALOGUE_FILE,
     OCMW_SECTOR,

@@ -19,8 +19,8 @@ from lxml import etree
 from zeep.transports import Transport
 
 ROOT = Path(__file__).resolve().parents[2]
-XSD_DIR = ROOT / "xsd"
-WSDL_DIR = ROOT / "wsdl"
+XSD_DIR = ROOT / "gateway" / "contract" / "xsd"
+WSDL_DIR = ROOT / "gateway" / "contract" / "wsdl"
 
 REP_NS = "urn:ksz-gateway:repertorium:v1"
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"

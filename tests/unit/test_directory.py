@@ -7,8 +7,8 @@ from datetime import date
 
 import pytest
 
-from gateway.catalogue import DEFAULT_CATALOGUE_FILE, DEMO_CATALOGUE_FILE, OCMW_SECTOR, load_catalogue
-from gateway.directory import (
+from gateway.domain.catalogue import DEFAULT_CATALOGUE_FILE, DEMO_CATALOGUE_FILE, OCMW_SECTOR, load_catalogue
+from gateway.domain.directory import (
     Attestation,
     Detail,
     DirectoryRequest,
@@ -28,7 +28,7 @@ from gateway.directory import (
     resolve_integration_period,
     summarize,
 )
-from gateway.periods import Period, PeriodSet
+from gateway.domain.periods import Period, PeriodSet
 
 CATALOGUE = load_catalogue()
 DEMO_CATALOGUE = load_catalogue([DEFAULT_CATALOGUE_FILE, DEMO_CATALOGUE_FILE])

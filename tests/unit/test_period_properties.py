@@ -15,10 +15,10 @@ from itertools import pairwise
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from gateway.catalogue import OCMW_SECTOR, load_catalogue
-from gateway.directory import DirectoryRequest, Reason, Status, desintegrate, integrate, summarize
-from gateway.directory import Ok as SummaryOk
-from gateway.periods import (
+from gateway.domain.catalogue import OCMW_SECTOR, load_catalogue
+from gateway.domain.directory import DirectoryRequest, Reason, Status, desintegrate, integrate, summarize
+from gateway.domain.directory import Ok as SummaryOk
+from gateway.domain.periods import (
     Period,
     add_months,
     covers,

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gateway.periods import (
+from gateway.domain.periods import (
     Period,
     add_months,
     covers,

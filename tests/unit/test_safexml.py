@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from gateway import safexml
+from gateway.contract import safexml
 
 
 def test_an_internal_entity_is_not_expanded() -> None:

@@ -12,8 +12,11 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from gateway.access import load_flow_catalogue
-from gateway.samples import (
+from gateway.adapters.soap.wssecurity import read_username_token
+from gateway.contract.names import SOAP_ENV, WSSE
+from gateway.contract.wssecurity import password_digest
+from gateway.domain.access import load_flow_catalogue
+from gateway.tools.samples import (
     DEMO_SECRETS,
     MANIFEST_FILE,
     Manifest,
@@ -33,9 +36,7 @@ from gateway.samples import (
     strip_security,
     write_junit,
 )
-from gateway.soap.names import SOAP_ENV, WSSE
-from gateway.soap.wssecurity import password_digest, read_username_token
-from gateway.validate import check_bytes
+from gateway.tools.validate import check_bytes
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 REP = "urn:ksz-gateway:repertorium:v1"
@@ -173,7 +174,7 @@ def test_the_manifest_references_are_consistent() -> None:
 
 
 def test_the_ssins_of_the_samples_are_valid_except_where_a_sample_shows_an_invalid_one() -> None:
-    from gateway.ssin import is_valid_ssin
+    from gateway.domain.identifiers import is_valid_ssin
 
     answers = dict(responses())
     for name, request in requests():

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import build_parser, main
-from gateway.commands.serve import check_flow_catalogue
+from gateway.entrypoints.cli import build_parser, main
+from gateway.entrypoints.commands.serve import check_flow_catalogue
 
 DEFAULT_FLOWS = Path(__file__).resolve().parents[2] / "gateway" / "data" / "flows.json"
 

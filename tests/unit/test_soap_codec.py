@@ -17,15 +17,9 @@ from lxml import etree
 from spyne.const.xml import DEFAULT_NS
 from spyne.util.xml import get_object_as_xml
 
-from gateway.access import FlowPerson, PersonDecision, PlannedIntegration, Role
-from gateway.directory import Detail, Institution, Integration, Ok, PersonOutcome, Severity, Status, Summary
-from gateway.errors import InvalidPeriod, SchemaViolation
-from gateway.periods import Period
-from gateway.resources import wsdl_path, xsd_path
-from gateway.results import ConsultResult, FlowResult, OperationResult
-from gateway.soap import models
-from gateway.soap.application import build_application
-from gateway.soap.codec import (
+from gateway.adapters.soap import models
+from gateway.adapters.soap.application import build_application
+from gateway.contract.codec import (
     CODECS,
     read_change,
     read_consult,
@@ -35,7 +29,13 @@ from gateway.soap.codec import (
     write_integrate,
     write_send_flow,
 )
-from gateway.soap.names import TNS
+from gateway.contract.names import TNS
+from gateway.contract.resources import wsdl_path, xsd_path
+from gateway.domain.access import FlowPerson, PersonDecision, PlannedIntegration, Role
+from gateway.domain.directory import Detail, Institution, Integration, Ok, PersonOutcome, Severity, Status, Summary
+from gateway.domain.periods import Period
+from gateway.domain.results import ConsultResult, FlowResult, OperationResult
+from gateway.errors import InvalidPeriod, SchemaViolation
 
 XS = "http://www.w3.org/2001/XMLSchema"
 WSDL = "http://schemas.xmlsoap.org/wsdl/"

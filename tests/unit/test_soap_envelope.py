@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.adapters.soap.envelope import parse_envelope
 from gateway.errors import EmptyBody, ForbiddenDoctype, MalformedMessage, MustUnderstandFault, VersionMismatch
-from gateway.soap.envelope import parse_envelope
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 

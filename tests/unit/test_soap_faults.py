@@ -11,9 +11,9 @@ import pytest
 from lxml import etree
 
 from gateway import errors
-from gateway.soap.envelope import parse_envelope
-from gateway.soap.faults import fault_code, fault_for
-from gateway.soap.names import SOAP_ENV, WSSE
+from gateway.adapters.soap.envelope import parse_envelope
+from gateway.adapters.soap.faults import fault_code, fault_for
+from gateway.contract.names import SOAP_ENV, WSSE
 
 
 def _all_errors() -> list[type[errors.GatewayError]]:

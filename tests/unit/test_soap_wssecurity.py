@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from gateway.adapters.soap.wssecurity import Authenticator, password_digest
+from gateway.adapters.storage.sqlite import SqliteStore
+from gateway.app.ports import InstitutionRecord
+from gateway.contract.names import WSSE, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU
 from gateway.errors import FailedAuthentication, InvalidSecurity
-from gateway.soap.names import WSSE, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU
-from gateway.soap.wssecurity import Authenticator, password_digest
-from gateway.storage.base import InstitutionRecord
-from gateway.storage.sqlite import SqliteStore
 
 NOW = datetime(2015, 1, 10, 12, 0, 0, tzinfo=UTC)
 ID, SECRET = "0212345668", "s3cret"

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from gateway.ssin import check_ssin, is_valid_ssin
+from gateway.domain.identifiers import check_ssin, is_valid_ssin
 
 
 def check_digits(body: str, century: int) -> str:

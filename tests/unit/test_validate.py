@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import main
-from gateway.validate import Problem, check_bytes
+from gateway.entrypoints.cli import main
+from gateway.tools.validate import Problem, check_bytes
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 REP = "urn:ksz-gateway:repertorium:v1"

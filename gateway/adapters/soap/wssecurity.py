@@ -1,0 +1,206 @@
+"""WS-Security UsernameToken authentication: which institution is calling.
+
+Invariant: a request is attributed to an institution only when its ``wsse:UsernameToken`` names a known, enabled
+institution, carries a digest of (nonce + Created + that institution's secret) — or, only where the operator
+allowed it, the secret as text —, was created within the time window around now, and uses a nonce that
+institution has not used before (remembered in the store, so across every worker). Anything else raises an
+``AuthenticationError`` whose message (for the log) says what failed; callers show only its public text.
+
+Institutions are read from the store at most once a second per process (``INSTITUTION_TTL_SECONDS``): each read
+takes the database's write lock on SQLite, which the workers would otherwise contend for on every request. So an
+institution disabled, or a secret rotated, with ``ksz-gateway institutions`` stops working within that second; a
+new secret works at once (a digest that fails against a remembered record is checked again against the store).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from lxml import etree
+
+from gateway.app.ports import InstitutionRecord, NonceClaim, Store
+from gateway.contract.names import WSSE, WSSE_BASE64, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU, qname
+from gateway.contract.wssecurity import password_digest
+from gateway.errors import FailedAuthentication, InvalidSecurity
+
+__all__ = [
+    "INSTITUTION_TTL_SECONDS",
+    "SECURITY",
+    "Authenticator",
+    "UsernameToken",
+    "read_username_token",
+]
+
+SECURITY = qname(WSSE, "Security")
+_TOKEN = qname(WSSE, "UsernameToken")
+_USERNAME = qname(WSSE, "Username")
+_PASSWORD = qname(WSSE, "Password")
+_NONCE = qname(WSSE, "Nonce")
+_CREATED = qname(WSU, "Created")
+_MAX_NONCE_BYTES = 64
+INSTITUTION_TTL_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class UsernameToken:
+    """What a ``wsse:UsernameToken`` says, decoded; ``created_text`` is Created exactly as it was digested."""
+
+    username: str
+    password: str
+    digest: bool
+    nonce: bytes | None
+    created_text: str | None
+    created: datetime | None
+
+
+def _children(parent: etree._Element) -> dict[str, list[etree._Element]]:
+    found: dict[str, list[etree._Element]] = {}
+    for child in parent:
+        found.setdefault(child.tag, []).append(child)
+    return found
+
+
+def _only(found: dict[str, list[etree._Element]], tag: str, what: str, *, required: bool) -> etree._Element | None:
+    elements = found.get(tag, ())
+    if len(elements) > 1:
+        raise InvalidSecurity(f"more than one {what}")
+    if not elements:
+        if required:
+            raise InvalidSecurity(f"no {what}")
+        return None
+    return elements[0]
+
+
+def _text(element: etree._Element) -> str:
+    return (element.text or "").strip()
+
+
+def _parse_created(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidSecurity(f"wsu:Created {text!r} is not an ISO 8601 time") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def read_username_token(headers: Sequence[etree._Element]) -> UsernameToken:
+    """Find and decode the one ``wsse:Security/wsse:UsernameToken`` among the header entries."""
+    securities = [h for h in headers if h.tag == SECURITY]
+    if not securities:
+        raise InvalidSecurity("no wsse:Security header")
+    if len(securities) > 1:
+        raise InvalidSecurity("more than one wsse:Security header")
+    token = _only(_children(securities[0]), _TOKEN, "wsse:UsernameToken", required=True)
+    assert token is not None
+    parts = _children(token)
+    username_el = _only(parts, _USERNAME, "wsse:Username", required=True)
+    password_el = _only(parts, _PASSWORD, "wsse:Password", required=True)
+    assert username_el is not None and password_el is not None
+    kind = password_el.get("Type") or WSSE_PASSWORD_TEXT  # the profile's default
+    if kind not in (WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT):
+        raise InvalidSecurity(f"unknown password type {kind!r}")
+    nonce: bytes | None = None
+    nonce_el = _only(parts, _NONCE, "wsse:Nonce", required=False)
+    if nonce_el is not None:
+        encoding = nonce_el.get("EncodingType")
+        if encoding not in (None, WSSE_BASE64):
+            raise InvalidSecurity(f"unsupported nonce encoding {encoding!r}")
+        try:
+            nonce = base64.b64decode("".join(_text(nonce_el).split()), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise InvalidSecurity("the nonce is not base64") from exc
+        if not nonce or len(nonce) > _MAX_NONCE_BYTES:
+            raise InvalidSecurity(f"a nonce of {len(nonce)} bytes")
+    created_el = _only(parts, _CREATED, "wsu:Created", required=False)
+    created_text = None if created_el is None else _text(created_el)
+    created = None if created_text is None else _parse_created(created_text)
+    digest = kind == WSSE_PASSWORD_DIGEST
+    if digest and (nonce is None or created_text is None):
+        raise InvalidSecurity("a password digest without wsse:Nonce and wsu:Created")
+    return UsernameToken(_text(username_el), _text(password_el), digest, nonce, created_text, created)
+
+
+class Authenticator:
+    """Checks UsernameTokens against the store's institutions and nonces."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        window_seconds: int,
+        allow_password_text: bool,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        institution_ttl: float = INSTITUTION_TTL_SECONDS,
+    ) -> None:
+        self._store = store
+        self._window = timedelta(seconds=window_seconds)
+        self._allow_text = allow_password_text
+        self._clock = clock
+        self._ttl = institution_ttl
+        self._known: dict[str, tuple[float, InstitutionRecord]] = {}
+        self._lock = threading.Lock()
+
+    def _institution(self, username: str, *, fresh: bool = False) -> tuple[InstitutionRecord | None, bool]:
+        """The institution named ``username`` and whether it was just read from the store."""
+        now = time.monotonic()
+        if not fresh:
+            with self._lock:
+                remembered = self._known.get(username)
+            if remembered is not None and now - remembered[0] < self._ttl:
+                return remembered[1], False
+        with self._store.transaction() as tx:
+            record = tx.institution(username)
+        with self._lock:
+            if record is None:
+                self._known.pop(username, None)
+            else:
+                self._known[username] = (now, record)
+        return record, True
+
+    def _proves(self, token: UsernameToken, institution: InstitutionRecord) -> bool:
+        if token.digest:
+            assert token.nonce is not None and token.created_text is not None
+            expected = password_digest(token.nonce, token.created_text, institution.secret)
+            return hmac.compare_digest(expected.encode(), "".join(token.password.split()).encode())
+        return hmac.compare_digest(token.password.encode(), institution.secret.encode())
+
+    def authenticate(self, headers: Sequence[etree._Element]) -> InstitutionRecord:
+        """The institution the request's UsernameToken proves, its nonce remembered in a transaction of its own."""
+        institution, claim = self.verify(headers)
+        if claim is not None and not self._store.use_nonce(claim.institution_id, claim.nonce, claim.created, claim.now):
+            raise FailedAuthentication(f"nonce replayed by institution {institution.id}")
+        return institution
+
+    def verify(self, headers: Sequence[etree._Element]) -> tuple[InstitutionRecord, NonceClaim | None]:
+        """The institution the request's UsernameToken proves, or ``AuthenticationError``; and the nonce that the
+        request's transaction must claim (a replay is refused there, so one commit serves the whole request)."""
+        token = read_username_token(headers)
+        institution, fresh = self._institution(token.username)
+        if institution is not None and not fresh and not self._proves(token, institution):
+            institution, fresh = self._institution(token.username, fresh=True)  # maybe a new secret
+        if institution is None:
+            raise FailedAuthentication(f"unknown institution {token.username!r}")
+        if not institution.enabled:
+            raise FailedAuthentication(f"institution {token.username} is disabled")
+        if not token.digest and not self._allow_text:
+            raise FailedAuthentication(f"PasswordText refused for institution {institution.id}")
+        if not self._proves(token, institution):
+            raise FailedAuthentication(f"wrong password or digest for institution {institution.id}")
+        now = self._clock()
+        if token.created is not None:
+            if token.created < now - self._window:
+                raise FailedAuthentication(f"wsu:Created {token.created_text} is older than the window")
+            if token.created > now + self._window:
+                raise FailedAuthentication(f"wsu:Created {token.created_text} lies in the future")
+        if token.nonce is None:
+            return institution, None
+        created = token.created if token.created is not None else now
+        nonce = base64.b64encode(token.nonce).decode("ascii")
+        return institution, NonceClaim(institution.id, nonce, created, now)

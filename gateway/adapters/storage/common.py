@@ -1,0 +1,88 @@
+"""What both storage adapters share: the catalogue's row form, timestamps in UTC, batching, JSON and retention.
+
+Invariant: a value written by one adapter reads back equal through the other; catalogue rows map to and
+from the domain's ``Catalogue`` only here, and timestamps are stored as UTC.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+from typing import Any, TypeVar
+
+from gateway.domain.catalogue import Catalogue, MaxPeriod, QualityCode
+
+__all__ = [
+    "IMPORT_BATCH",
+    "NONCE_PRUNE_INTERVAL_SECONDS",
+    "NONCE_RETENTION",
+    "CodeRow",
+    "PruneSchedule",
+    "batched",
+    "catalogue_from_rows",
+    "catalogue_rows",
+    "dump_json",
+    "utc",
+]
+
+IMPORT_BATCH = 10_000  # rows merged per import transaction
+NONCE_RETENTION = timedelta(minutes=10)  # twice the WS-Security window: older nonces are refused as stale anyway
+NONCE_PRUNE_INTERVAL_SECONDS = 60.0
+
+
+class PruneSchedule:
+    """Says when stale nonces are due to be deleted again: at most once a minute per store (thread-safe enough:
+    an extra prune now and then is harmless)."""
+
+    def __init__(self, interval: float = NONCE_PRUNE_INTERVAL_SECONDS) -> None:
+        self._interval = interval
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self._interval
+        return True
+
+
+T = TypeVar("T")
+
+# (sector, code, label, max_months, calendar_year, manual)
+CodeRow = tuple[int, int, str, int | None, bool, bool]
+
+
+def catalogue_rows(catalogue: Catalogue) -> tuple[list[tuple[int, str]], list[CodeRow]]:
+    """The catalogue as rows of ``sectors`` and ``quality_codes``."""
+    sectors = sorted(catalogue.sectors.items())
+    codes = [
+        (q.sector, q.code, q.label, q.max_period.months, q.max_period.calendar_year, q.manual)
+        for _, q in sorted(catalogue.codes.items())
+    ]
+    return sectors, codes
+
+
+def catalogue_from_rows(sectors: Iterable[tuple[int, str]], codes: Iterable[CodeRow]) -> Catalogue:
+    by_code: dict[tuple[int, int], QualityCode] = {}
+    for sector, code, label, months, calendar_year, manual in codes:
+        limit = MaxPeriod(months=None if calendar_year else months, calendar_year=bool(calendar_year))
+        by_code[(int(sector), int(code))] = QualityCode(int(sector), int(code), str(label), limit, bool(manual))
+    return Catalogue({int(s): str(n) for s, n in sectors}, by_code)
+
+
+def utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive datetime is taken to be UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def dump_json(value: Mapping[str, Any]) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk

@@ -1,0 +1,164 @@
+"""The storage port: what the gateway needs from a directory database, whatever the engine.
+
+Invariant: every change to the directory happens inside one ``Store.transaction()``: the periods, the audit
+record, recorded attestations and the stored answer of a Reference are committed together or not at all.
+Adapters map rows to the domain's frozen values explicitly; no domain class is a table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from gateway.domain.catalogue import Catalogue
+from gateway.domain.directory import Attestation, Institution, Integration
+from gateway.domain.periods import Period, PeriodSet
+
+__all__ = [
+    "AuditRecord",
+    "ImportRow",
+    "InstitutionRecord",
+    "NonceClaim",
+    "Store",
+    "StoredAnswer",
+    "Transaction",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class InstitutionRecord:
+    """An institution that may call the gateway: enterprise number, name, sector and its WS-Security secret."""
+
+    id: str
+    name: str
+    sector: int
+    secret: str = field(repr=False)
+    enabled: bool = True
+
+    @property
+    def institution(self) -> Institution:
+        return Institution(self.id, self.name, self.sector)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    """Who asked what, when, under which ticket, and what came of it (JSON-able ``request`` and ``outcome``)."""
+
+    ticket: str
+    institution_id: str
+    operation: str
+    at: datetime
+    reference: str | None
+    request: Mapping[str, Any]
+    outcome: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    """The answer given to a Reference: the request's fingerprint and the JSON-able result, ticket included."""
+
+    operation: str
+    fingerprint: str
+    answer: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NonceClaim:
+    """A WS-Security nonce to remember in the request's own transaction: a replay is refused there."""
+
+    institution_id: str
+    nonce: str  # base64, as sent
+    created: datetime
+    now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    institution_id: str
+    ssin: str
+    code: int
+    period: Period
+
+
+class Transaction(Protocol):
+    """One unit of work. Reads of periods lock the persons read until the transaction ends."""
+
+    def institution(self, institution_id: str) -> InstitutionRecord | None: ...
+
+    def read_periods(self, institution_id: str, code: int, ssins: Sequence[str]) -> dict[str, PeriodSet]:
+        """The institution's periods in ``code`` for each SSIN (absent: none), locking those persons."""
+        ...
+
+    def write_periods(self, institution_id: str, code: int, ssin: str, periods: PeriodSet) -> None:
+        """Replace the institution's periods in ``code`` for ``ssin`` by ``periods`` (a normalized set)."""
+        ...
+
+    def integrations_of(
+        self, ssin: str, window: Period, code: int | None = None, sector: int | None = None
+    ) -> list[Integration]:
+        """Every institution's integrations of ``ssin`` that overlap ``window``, filtered (any order)."""
+        ...
+
+    def attestations_of(self, institution_id: str, ssins: Sequence[str]) -> dict[str, list[Attestation]]: ...
+
+    def record_attestation(self, institution_id: str, attestation: Attestation) -> None: ...
+
+    def add_audit(self, record: AuditRecord) -> None: ...
+
+    def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
+        """The answer stored for this Reference, locking the Reference until the transaction ends."""
+        ...
+
+    def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None: ...
+
+    def claim_nonce(self, claim: NonceClaim) -> bool:
+        """Remember the nonce; False when this institution used it before (a replay). Stale nonces are pruned."""
+        ...
+
+
+class Store(Protocol):
+    """A directory database: SQLite (embedded, the default) or PostgreSQL (many processes and machines)."""
+
+    url: str
+
+    def upgrade(self) -> int:
+        """Create or migrate the schema to the newest version; return that version."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[Transaction]:
+        """A write transaction: commits when the block ends, rolls back when it raises."""
+        ...
+
+    def use_nonce(self, institution_id: str, nonce: str, created: datetime, now: datetime) -> bool:
+        """Remember a WS-Security nonce; False when this institution used it before (replay). Commits."""
+        ...
+
+    # Operator's administration
+    def add_institution(self, record: InstitutionRecord) -> None: ...
+
+    def institutions(self) -> list[InstitutionRecord]: ...
+
+    def set_secret(self, institution_id: str, secret: str) -> bool: ...
+
+    def set_enabled(self, institution_id: str, enabled: bool) -> bool: ...
+
+    def catalogue(self) -> Catalogue: ...
+
+    def save_catalogue(self, catalogue: Catalogue) -> None:
+        """Add or replace the sectors and codes of ``catalogue`` (others stay)."""
+        ...
+
+    def import_integrations(self, rows: Iterable[ImportRow]) -> int:
+        """Merge rows into the directory (R2.5: overlapping periods coalesce); return how many were applied."""
+        ...
+
+    def export_integrations(self) -> Iterator[ImportRow]: ...
+
+    def audit_log(self, institution_id: str | None = None) -> Iterator[AuditRecord]:
+        """The audit trail in commit order."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,1 +1,0 @@
-"""Sub-commands of ``ksz-gateway``: each module registers its own (see gateway.cli)."""

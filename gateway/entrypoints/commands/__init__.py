@@ -1,0 +1,1 @@
+"""Sub-commands of ``ksz-gateway``: each module registers its own (see gateway.entrypoints.cli)."""

@@ -1,0 +1,332 @@
+"""The operator's commands for the SOAP service: ``serve`` and ``institutions`` (add, list, rotate-secret, disable).
+
+Invariant: ``serve`` checks its flow catalogue and upgrades the schema before it answers anything, says aloud when
+it runs with public demo secrets, a fixed day or an operator's flow catalogue, and never leaves the demo identities
+usable on a server started without ``--demo``; an institution's secret is generated here, strong, and printed
+exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import secrets
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gateway.entrypoints.settings import DEFAULT_DB, WORKER_TIMEOUT_SECONDS, Settings
+
+if TYPE_CHECKING:
+    from gateway.app.ports import Store
+    from gateway.domain.access import FlowCatalogue
+
+__all__ = ["check_flow_catalogue", "is_enterprise_number", "register"]
+
+_DEFAULT_MAX_BODY = Settings().max_body_bytes
+_DEFAULT_PROVIDER_TIMEOUT = Settings().provider_timeout_seconds
+_MAX_PROVIDER_TIMEOUT = WORKER_TIMEOUT_SECONDS / 2  # a provider must answer well before the worker is killed
+
+
+def is_enterprise_number(text: str) -> bool:
+    """A Belgian enterprise number (KBO/BCE): 10 digits whose last two are 97 - (first eight mod 97)."""
+    if len(text) != 10 or not text.isascii() or not text.isdigit():
+        return False
+    return 97 - (int(text[:8]) % 97) == int(text[8:])
+
+
+def _enterprise_number(text: str) -> str:
+    if not is_enterprise_number(text):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an enterprise number: 10 digits, the last two being 97 - (first eight mod 97)"
+        )
+    return text
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _provider_timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
+    if not 0 < value <= _MAX_PROVIDER_TIMEOUT:
+        raise argparse.ArgumentTypeError(
+            f"{text} must be more than 0 and at most {_MAX_PROVIDER_TIMEOUT:g} seconds (half the worker timeout)"
+        )
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
+    return value
+
+
+def register(subparsers: Any) -> None:
+    def db_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--db", default=DEFAULT_DB, metavar="PATH-OR-URL", help=f"SQLite file or postgresql:// URL ({DEFAULT_DB})"
+        )
+
+    serve = subparsers.add_parser(
+        "serve",
+        help="serve the repertorium over SOAP 1.1 at /soap/repertorium",
+        description="Serve the repertorium (SOAP 1.1) at http://HOST:PORT/soap/repertorium, its WSDL at ?wsdl.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=_port, default=8080, help="TCP port (8080)")
+    db_option(serve)
+    serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="gunicorn sync worker processes; 1 (the default): one process",
+    )
+    serve.add_argument(
+        "--demo", action="store_true", help="add the contract's demo institutions and codes (public test secrets)"
+    )
+    serve.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="fix the gateway's day (tests, replays)")
+    serve.add_argument(
+        "--allow-password-text", action="store_true", help="accept WS-Security #PasswordText (digest only by default)"
+    )
+    serve.add_argument(
+        "--max-body-bytes",
+        type=_positive,
+        default=_DEFAULT_MAX_BODY,
+        metavar="N",
+        help=f"largest request body accepted ({_DEFAULT_MAX_BODY})",
+    )
+    serve.add_argument(
+        "--flows",
+        type=Path,
+        metavar="FILE",
+        help="an operator's flow catalogue (JSON, as gateway/data/flows.json) replacing the default one",
+    )
+    serve.add_argument(
+        "--provider-timeout",
+        type=_provider_timeout,
+        default=_DEFAULT_PROVIDER_TIMEOUT,
+        metavar="SECONDS",
+        help=f"how long SendFlow waits for a flow's provider ({_DEFAULT_PROVIDER_TIMEOUT:g})",
+    )
+    serve.set_defaults(handler=handle_serve)
+
+    institutions = subparsers.add_parser("institutions", help="manage the institutions that may call the gateway")
+    actions = institutions.add_subparsers(dest="institutions_command", required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="add an institution; its new secret is printed once")
+    add.add_argument("id", type=_enterprise_number, metavar="ID", help="enterprise number, 10 digits")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("sector", type=int, metavar="SECTOR", help="sector number (17 for an OCMW)")
+    db_option(add)
+    add.set_defaults(handler=handle_add)
+    listing = actions.add_parser("list", help="list the institutions (never their secrets)")
+    db_option(listing)
+    listing.set_defaults(handler=handle_list)
+    rotate = actions.add_parser("rotate-secret", help="give an institution a new secret, printed once")
+    rotate.add_argument("id", type=_enterprise_number, metavar="ID")
+    db_option(rotate)
+    rotate.set_defaults(handler=handle_rotate)
+    disable = actions.add_parser("disable", help="refuse every request of an institution from now on")
+    disable.add_argument("id", type=_enterprise_number, metavar="ID")
+    db_option(disable)
+    disable.set_defaults(handler=handle_disable)
+
+
+# -- serve ----------------------------------------------------------------------------------------------
+
+
+def handle_serve(args: argparse.Namespace) -> int:
+    from gateway.adapters.storage import open_store
+    from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+
+    flows_file = args.flows.resolve() if args.flows is not None else None
+    flows = check_flow_catalogue(flows_file)
+    if flows is None:
+        return 2
+    settings = Settings(
+        db=args.db,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        demo=args.demo,
+        today=args.today,
+        allow_password_text=args.allow_password_text,
+        max_body_bytes=args.max_body_bytes,
+        flow_catalogue=flows_file,
+        provider_timeout_seconds=args.provider_timeout,
+    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
+    logging.getLogger("spyne").setLevel(logging.WARNING)
+
+    store = open_store(settings.db)
+    try:
+        version = store.upgrade()
+        if settings.demo:
+            ensure_demo(store)
+        else:
+            _retire_demo_identities(store, DEMO_INSTITUTIONS)
+    finally:
+        store.close()  # each worker opens its own after the fork
+
+    endpoint = f"http://{_url_host(settings.host)}:{settings.port}/soap/repertorium"
+    print(f"Directory: {store!r}, schema version {version}.")
+    if settings.demo:
+        print(
+            "Demo mode: the demo institutions 0212345668, 0212345767, 0212345866 and 0212345965 are enabled with "
+            "the contract's demo secrets. These secrets are PUBLIC TEST VALUES: never use this server for real data."
+        )
+    if settings.today is not None:
+        print(
+            f"The gateway's day is fixed at {settings.today.isoformat()} (--today): every rule that speaks of "
+            "today uses this day, not the calendar."
+        )
+    if settings.allow_password_text:
+        print("WS-Security #PasswordText is accepted (--allow-password-text): secrets travel in clear text.")
+    if flows_file is not None:
+        forwarded = sorted(f.id for f in flows.flows.values() if f.provider_url is not None)
+        print(
+            f"Flow catalogue: {flows_file} ({len(flows.flows)} flows; "
+            f"forwarded to a provider: {', '.join(forwarded) or 'none'}; provider timeout "
+            f"{settings.provider_timeout_seconds:g} s)."
+        )
+    print(f"Serving the repertorium at {endpoint} with {settings.workers} worker(s).")
+    print(f"WSDL: {endpoint}?wsdl")
+    sys.stdout.flush()
+
+    from gateway.entrypoints.wsgi import GatewayServer, SingleProcessServer
+
+    if settings.workers == 1:
+        SingleProcessServer(settings, open_store).run()
+    else:
+        GatewayServer(settings, open_store).run()
+    return 0
+
+
+def check_flow_catalogue(path: Path | None) -> FlowCatalogue | None:
+    """The flow catalogue ``serve`` will use, checked; on a problem, says what is wrong and returns None."""
+    from gateway.domain.access import load_flow_catalogue
+    from gateway.domain.catalogue import CatalogueError
+
+    try:
+        flows = load_flow_catalogue(path)
+    except OSError as exc:
+        print(f"Cannot read the flow catalogue {path}: {exc.strerror or exc}.", file=sys.stderr)
+        return None
+    except (CatalogueError, ValueError) as exc:  # ValueError: not UTF-8 text
+        print(f"The flow catalogue {path} cannot be used: {exc}", file=sys.stderr)
+        return None
+    for flow in flows.flows.values():
+        url = flow.provider_url
+        if url is not None and not url.startswith(("http://", "https://")):
+            print(
+                f"The flow catalogue {path} cannot be used: flow {flow.id} names provider {url!r}; "
+                "a provider is an http:// or https:// URL.",
+                file=sys.stderr,
+            )
+            return None
+    return flows
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _retire_demo_identities(store: Store, demo: tuple[Any, ...]) -> None:
+    """A server without ``--demo`` disables any institution still holding a published demo secret."""
+    published = {d.id: d.secret for d in demo}
+    for record in store.institutions():
+        if record.enabled and published.get(record.id) == record.secret:
+            store.set_enabled(record.id, False)
+            print(f"Disabled demo institution {record.id}: its secret is public and this server runs without --demo.")
+
+
+# -- institutions ---------------------------------------------------------------------------------------
+
+
+def _open(db: str) -> Store:
+    from gateway.adapters.storage import open_store
+
+    store = open_store(db)
+    store.upgrade()
+    return store
+
+
+def _new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def handle_add(args: argparse.Namespace) -> int:
+    from gateway.app.ports import InstitutionRecord
+    from gateway.errors import InstitutionExists, StorageError
+
+    store = _open(args.db)
+    try:
+        secret = _new_secret()
+        try:
+            store.add_institution(InstitutionRecord(args.id, args.name, args.sector, secret))
+        except (InstitutionExists, StorageError) as exc:
+            print(f"Cannot add institution {args.id}: {exc.message}", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
+    print(f"Added institution {args.id} ({args.name}, sector {args.sector}).")
+    print(f"Its secret, shown only now: {secret}")
+    return 0
+
+
+def handle_list(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    try:
+        records = store.institutions()
+    finally:
+        store.close()
+    for record in records:
+        state = "enabled" if record.enabled else "disabled"
+        print(f"{record.id}  sector {record.sector:>3}  {state:<8}  {record.name}")
+    print(f"{len(records)} institution(s).")
+    return 0
+
+
+def handle_rotate(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    try:
+        secret = _new_secret()
+        if not store.set_secret(args.id, secret):
+            print(f"No institution {args.id}.", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
+    print(f"New secret of institution {args.id}, shown only now: {secret}")
+    print("The old secret no longer works.")
+    return 0
+
+
+def handle_disable(args: argparse.Namespace) -> int:
+    store = _open(args.db)
+    try:
+        if not store.set_enabled(args.id, False):
+            print(f"No institution {args.id}.", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
+    print(f"Institution {args.id} is disabled: its requests are refused from now on.")
+    return 0

@@ -1,0 +1,65 @@
+"""The one factory of the SOAP service: settings and a store in, a WSGI application out.
+
+Invariant: everything a request needs that does not change per request — the served documents, the compiled
+schema, the spyne application, the catalogue, the use cases — is built here, once per process, and nothing is
+built at import time; the store is the caller's (one per worker process, opened after the fork).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+
+from gateway.adapters.provider import SoapProvider
+from gateway.adapters.soap.application import Dispatcher, build_application
+from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments
+from gateway.adapters.soap.edge import SoapEndpoint
+from gateway.adapters.soap.wssecurity import Authenticator
+from gateway.app.access_service import AccessService
+from gateway.app.directory_service import DirectoryService, brussels_today
+from gateway.app.ports import Store
+from gateway.contract.resources import xsd_path
+from gateway.contract.schema import MessageSchema
+from gateway.domain.access import load_flow_catalogue
+from gateway.entrypoints.settings import Settings
+
+__all__ = ["gateway_day", "make_app"]
+
+
+def gateway_day(settings: Settings) -> Callable[[], date]:
+    """The gateway's calendar day: the day fixed by ``--today``, else today in Europe/Brussels."""
+    fixed = settings.today
+    if fixed is None:
+        return brussels_today
+    return lambda: fixed
+
+
+def make_app(
+    settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> SoapEndpoint:
+    """The repertorium endpoint on ``store``; ``clock`` is the wall clock WS-Security timestamps are checked against."""
+    documents = ContractDocuments()
+    schema = MessageSchema(documents.originals[XSD_FILE], XSD_FILE, base_url=str(xsd_path(XSD_FILE)))
+    catalogue = store.catalogue()
+    directory = DirectoryService(store, catalogue, today=gateway_day(settings))
+    access = AccessService(
+        store,
+        catalogue,
+        load_flow_catalogue(settings.flow_catalogue),
+        provider=SoapProvider(settings.provider_timeout_seconds),
+        today=gateway_day(settings),
+    )
+    return SoapEndpoint(
+        documents=documents,
+        schema=schema,
+        dispatcher=Dispatcher(build_application()),
+        authenticator=Authenticator(
+            store,
+            window_seconds=settings.timestamp_window_seconds,
+            allow_password_text=settings.allow_password_text,
+            clock=clock,
+        ),
+        directory=directory,
+        access=access,
+        max_body_bytes=settings.max_body_bytes,
+    )

@@ -1,0 +1,32 @@
+"""The gateway's settings: one typed, immutable object, built by the CLI and passed explicitly.
+
+Invariant: nothing reads the environment or opens a database at import time; whoever needs a setting is given
+this object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+__all__ = ["DEFAULT_DB", "WORKER_TIMEOUT_SECONDS", "Settings"]
+
+DEFAULT_DB = "ksz-gateway.db"
+WORKER_TIMEOUT_SECONDS = 60  # a worker silent this long is killed (gunicorn's timeout; gateway.entrypoints.wsgi)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    db: str = DEFAULT_DB  # a SQLite file path or a postgresql:// URL
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    demo: bool = False
+    today: date | None = None  # fixes the gateway's day (test harnesses, sample replays)
+    allow_password_text: bool = False
+    max_body_bytes: int = 4 * 1024 * 1024
+    timestamp_window_seconds: int = 300
+    catalogue_files: tuple[str | Path, ...] = field(default=("quality-codes.json",))
+    flow_catalogue: str | Path | None = None  # None: the default flow catalogue shipped in gateway/data
+    provider_timeout_seconds: float = 10.0
