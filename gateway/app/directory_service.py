@@ -67,8 +67,12 @@ def brussels_today() -> date:
     return datetime.now(BRUSSELS).date()
 
 
+TICKET_LENGTH = 36  # the network's length for a Ticket, which client software stores in a field of that size
+
+
 def new_ticket() -> str:
-    return f"KSZGW-{uuid.uuid4().hex}"
+    """A fresh Ticket: ``KSZGW-`` and 120 random bits in hex, 36 characters in all."""
+    return f"KSZGW-{uuid.uuid4().hex[: TICKET_LENGTH - 6]}"
 
 
 def fingerprint(operation: str, request: Mapping[str, Any]) -> str:

@@ -30,3 +30,6 @@ class Settings:
     catalogue_files: tuple[str | Path, ...] = field(default=("quality-codes.json",))
     flow_catalogue: str | Path | None = None  # None: the default flow catalogue shipped in gateway/data
     provider_timeout_seconds: float = 10.0
+    # Reverse proxies whose X-Forwarded-* / Forwarded headers are believed (``serve --forwarded-allow-ips``, as
+    # gunicorn names it); from any other address those headers are ignored. None is trusted by default.
+    forwarded_allow_ips: tuple[str, ...] = ()
