@@ -110,8 +110,10 @@ class DirectoryService:
         reference: str | None = None,
         *,
         nonce: NonceClaim | None = None,
+        keyed: bool = True,
+        context: Mapping[str, Any] | None = None,
     ) -> OperationResult:
-        return self._change("Integrate", institution, request, reference, nonce)
+        return self._change("Integrate", institution, request, reference, nonce, keyed, context)
 
     def desintegrate(
         self,
@@ -120,8 +122,10 @@ class DirectoryService:
         reference: str | None = None,
         *,
         nonce: NonceClaim | None = None,
+        keyed: bool = True,
+        context: Mapping[str, Any] | None = None,
     ) -> OperationResult:
-        return self._change("Desintegrate", institution, request, reference, nonce)
+        return self._change("Desintegrate", institution, request, reference, nonce, keyed, context)
 
     def _change(
         self,
@@ -130,13 +134,15 @@ class DirectoryService:
         request: DirectoryRequest,
         reference: str | None,
         nonce: NonceClaim | None,
+        keyed: bool = True,
+        context: Mapping[str, Any] | None = None,
     ) -> OperationResult:
         described = {
             "code": request.code,
             "period": [request.start.isoformat(), request.end.isoformat() if request.end else None],
             "ssins": list(request.ssins),
         }
-        exchange = Exchange(institution, operation, reference, described, self.now())
+        exchange = Exchange(institution, operation, reference, _with_context(described, context), self.now(), keyed)
         with self.store.transaction() as tx:
             earlier = exchange.begin(tx, nonce)
             if earlier is not None:
@@ -182,9 +188,11 @@ class DirectoryService:
         reference: str | None = None,
         *,
         nonce: NonceClaim | None = None,
+        keyed: bool = True,
+        context: Mapping[str, Any] | None = None,
     ) -> ConsultResult:
         described = {"ssin": ssin, "period": encode_period(window), "code": code, "sector": sector}
-        exchange = Exchange(institution, "Consult", reference, described, self.now())
+        exchange = Exchange(institution, "Consult", reference, _with_context(described, context), self.now(), keyed)
         with self.store.transaction() as tx:
             earlier = exchange.begin(tx, nonce)
             if earlier is not None:
@@ -209,7 +217,9 @@ class Exchange:
     """One request's bookkeeping: who sent which operation under which Reference, and what it asked (as JSON).
 
     ``begin`` claims the nonce and finds an earlier answer to the Reference; ``record`` writes the audit record
-    and, for a Reference, the answer to give again. Both run in the request's own transaction.
+    and, for a Reference, the answer to give again. Both run in the request's own transaction. A front whose
+    References are not keys (``keyed`` false: the legacy front's clients start again at 1) has its Reference
+    audited only: no earlier answer is looked up or kept.
     """
 
     institution: InstitutionRecord
@@ -217,6 +227,7 @@ class Exchange:
     reference: str | None
     request: Mapping[str, Any]
     at: datetime
+    keyed: bool = True
 
     @property
     def fingerprint(self) -> str:
@@ -225,7 +236,9 @@ class Exchange:
     def begin(self, tx: Transaction, nonce: NonceClaim | None) -> StoredAnswer | None:
         """Claim the nonce (a replay raises); the answer stored for this Reference, if it was used before."""
         claim(tx, nonce)
-        return None if self.reference is None else tx.find_answer(self.institution.id, self.reference)
+        if self.reference is None or not self.keyed:
+            return None
+        return tx.find_answer(self.institution.id, self.reference)
 
     def repeats(self, earlier: StoredAnswer) -> bool:
         """True when the earlier use of the Reference was this very request: its answer is given again."""
@@ -238,8 +251,13 @@ class Exchange:
     def record(self, tx: Transaction, outcome: Mapping[str, Any], *, keep: bool = True) -> None:
         """The audit record of the exchange; with ``keep``, also the answer to give again for its Reference."""
         audit(tx, self.at, self.institution, self.operation, self.reference, self.request, outcome)
-        if keep and self.reference is not None:
+        if keep and self.keyed and self.reference is not None:
             tx.save_answer(self.institution.id, self.reference, StoredAnswer(self.operation, self.fingerprint, outcome))
+
+
+def _with_context(request: dict[str, Any], context: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """The request as audited: what it asks, and what the front that carried it adds (``context``)."""
+    return request if not context else {**request, "context": dict(context)}
 
 
 def claim(tx: Transaction, nonce: NonceClaim | None) -> None:

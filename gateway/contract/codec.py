@@ -8,7 +8,6 @@ response element the schema describes, children in schema order. Neither knows H
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -18,11 +17,12 @@ from lxml import etree
 
 from gateway.contract import safexml
 from gateway.contract.names import TNS
+from gateway.contract.values import calendar_day as _date
 from gateway.domain.access import FlowPerson, FlowRequest, Role
 from gateway.domain.directory import Detail, DirectoryRequest, Summary
 from gateway.domain.periods import Period
 from gateway.domain.results import ConsultResult, FlowResult, OperationResult
-from gateway.errors import InternalError, InvalidPeriod, SchemaViolation
+from gateway.errors import InternalError, InvalidPeriod
 
 __all__ = [
     "CODECS",
@@ -93,25 +93,6 @@ _SubElement = etree.SubElement
 
 
 # -- reading --------------------------------------------------------------------------------------------
-
-_DATE = re.compile(r"\s*(-?\d{4,})-(\d\d)-(\d\d)(?:Z|[+-]\d\d:\d\d)?\s*")
-
-
-def _date(element: etree._Element) -> date:
-    """An xs:date's calendar day; a timezone suffix is ignored (contract: the calendar day is what counts)."""
-    text = element.text or ""
-    match = _DATE.fullmatch(text)
-    try:
-        if match is None:
-            raise ValueError(text)
-        return date(int(match[1]), int(match[2]), int(match[3]))
-    except ValueError as exc:
-        path = element.getroottree().getpath(element)
-        raise SchemaViolation(
-            f"The date {text.strip()!r} in {path} is outside the years 1 to 9999 this gateway handles.",
-            path=path,
-            line=element.sourceline,
-        ) from exc
 
 
 def _period(element: etree._Element) -> tuple[date, date | None]:

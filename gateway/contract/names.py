@@ -8,9 +8,13 @@ from __future__ import annotations
 
 __all__ = [
     "ACTION_PREFIX",
+    "CONNECTOR_NS",
     "FAULT_NS",
+    "SEND_XML_ACTION",
     "SOAP12_ENV",
     "SOAP_ENV",
+    "SSDN_COMMON_NS",
+    "SSDN_MANAGE_ACCESS_NS",
     "SSDN_SERVICE_NS",
     "TNS",
     "WSSE",
@@ -34,6 +38,10 @@ WSSE_PASSWORD_TEXT = _TOKEN_PROFILE + "#PasswordText"
 WSSE_BASE64 = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 
 SSDN_SERVICE_NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/Service"  # the legacy front's SSDN documents
+SSDN_COMMON_NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/Common"
+SSDN_MANAGE_ACCESS_NS = "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAccess"
+CONNECTOR_NS = "http://ksz-bcss.fgov.be/connectors/WebServiceConnector"  # the legacy front's xmlString
+SEND_XML_ACTION = CONNECTOR_NS + "/sendXML"
 
 ACTION_PREFIX = TNS + "/"
 
