@@ -24,7 +24,6 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from gateway.adapters.storage.migrations import Migration
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, Row, SqlStore, db_api_errors
 from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
@@ -149,9 +148,6 @@ class PostgresDialect(Dialect):
         public = cur.execute("SELECT to_regnamespace('public') IS NOT NULL").fetchone()
         # In public, so that dropping one schema (a test run's) never drops the extension.
         cur.execute("CREATE EXTENSION IF NOT EXISTS btree_gist" + (" WITH SCHEMA public" if public[0] else ""))
-
-    def migration(self, migration: Migration) -> tuple[str, ...]:
-        return migration.postgres
 
     def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
         """The whole batch merged by one statement, under the import lock (R2.5 by ``range_agg``)."""

@@ -27,7 +27,7 @@ from gateway.adapters.storage.common import (
     merges,
     utc,
 )
-from gateway.adapters.storage.migrations import MIGRATIONS, Migration, latest_version
+from gateway.adapters.storage.migrations import MIGRATIONS, latest_version
 from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
@@ -115,7 +115,7 @@ def _institution(row: Row) -> InstitutionRecord:
     )
 
 
-class Dialect(ABC):
+class Dialect:
     """How one engine speaks: placeholders, value types, extra locks and tuned statements.
 
     The defaults are plain DB-API in qmark style with values as the driver gives them; an engine overrides
@@ -183,26 +183,21 @@ class Dialect(ABC):
     # -- locks ---------------------------------------------------------------------------------------------
 
     def lock_persons(self, cur: Cursor, institution_id: str, code: int, ssins: Sequence[str]) -> None:
-        """Keep these persons' periods in ``code`` unchanged by others until the transaction ends."""
-        return None  # by default the write transaction's own lock is enough
+        """Keep these persons' periods in ``code`` unchanged by others until the transaction ends (by default
+        the write transaction's own lock does)."""
 
     def lock_reference(self, cur: Cursor, institution_id: str, reference: str) -> None:
-        """Make a second request with this Reference wait until this transaction ends."""
-        return None  # by default the write transaction's own lock is enough
+        """Make a second request with this Reference wait until this transaction ends (by default the write
+        transaction's own lock does)."""
 
     # -- schema and bulk -----------------------------------------------------------------------------------
 
     def prepare_upgrade(self, cur: Cursor) -> None:
-        """Serialize ``upgrade`` between processes and make the schema's home exist."""
-        return None  # by default the write transaction's own lock serializes, and the database is the home
+        """Serialize ``upgrade`` between processes and make the schema's home exist (by default the write
+        transaction's own lock serializes, and the database is the home)."""
 
     def prepare_migrations(self, cur: Cursor) -> None:
-        """What the engine needs before its first pending migration runs."""
-        return None  # by default nothing
-
-    @abstractmethod
-    def migration(self, migration: Migration) -> tuple[str, ...]:
-        """This engine's statements of ``migration``."""
+        """What the engine needs before its first pending migration runs (by default nothing)."""
 
     def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
         """Merge ``batch`` into the directory (R2.5 per key): each key read, merged and written again."""
@@ -407,7 +402,7 @@ class SqlStore(ABC):
             if pending:
                 self._dialect.prepare_migrations(cur)
             for migration in pending:
-                for statement in self._dialect.migration(migration):
+                for statement in migration.statements[self._dialect.engine]:
                     cur.execute(statement)
                 self._dialect.execute(
                     cur,

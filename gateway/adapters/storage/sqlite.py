@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from gateway.adapters.storage.common import utc
-from gateway.adapters.storage.migrations import Migration
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, SqlStore, db_api_errors
 from gateway.errors import StorageError
 
@@ -61,9 +60,6 @@ class SqliteDialect(Dialect):
 
     def flag(self, value: bool) -> int:
         return int(value)
-
-    def migration(self, migration: Migration) -> tuple[str, ...]:
-        return migration.sqlite
 
 
 class SqliteStore(SqlStore):
