@@ -174,8 +174,11 @@ class Authenticator:
     def authenticate(self, headers: Sequence[etree._Element]) -> InstitutionRecord:
         """The institution the request's UsernameToken proves, its nonce remembered in a transaction of its own."""
         institution, claim = self.verify(headers)
-        if claim is not None and not self._store.use_nonce(claim.institution_id, claim.nonce, claim.created, claim.now):
-            raise FailedAuthentication(f"nonce replayed by institution {institution.id}")
+        if claim is not None:
+            with self._store.transaction() as tx:
+                fresh = tx.claim_nonce(claim)
+            if not fresh:
+                raise FailedAuthentication(f"nonce replayed by institution {institution.id}")
         return institution
 
     def verify(self, headers: Sequence[etree._Element]) -> tuple[InstitutionRecord, NonceClaim | None]:
