@@ -465,6 +465,25 @@ def test_an_unknown_header_that_must_be_understood_is_a_must_understand_fault(wi
     assert wire.post(soap.envelope(body, header=soap.security_header() + optional)).ok == "YES"
 
 
+def test_every_operation_answers_with_a_ticket_of_at_most_36_characters(
+    client_for: Callable[..., Any], soap: Any
+) -> None:
+    client = client_for()
+    person = soap.new_ssin()
+    start = date(2015, 1, 5)
+    answers = {
+        "Integrate": client.integrate([person], code=1, start=start),
+        "Consult": client.consult(person, start=start),
+        "CheckAccess": client.check_access("consult.generic", [(person, "SUBJECT")]),
+        "SendFlow": client.send_flow("request.new", [(soap.new_ssin(), "MAIN")]),
+        "Desintegrate": client.desintegrate([person], code=1, start=start),
+    }
+    for operation, answer in answers.items():
+        assert answer.ok == "YES", (operation, answer)
+        assert 0 < len(answer.ticket) <= 36, (operation, answer.ticket)
+    assert len({answer.ticket for answer in answers.values()}) == len(answers)
+
+
 # -- authentication -----------------------------------------------------------------------------------------
 
 

@@ -559,6 +559,22 @@ def test_response_without_ticket_is_rejected(repertorium: Validators) -> None:
     repertorium.assert_rejected(_replace("ConsultResponse", "<Ticket>T-000043</Ticket>", ""))
 
 
+def test_a_ticket_has_at_most_the_networks_36_characters(repertorium: Validators) -> None:
+    for operation in OPERATIONS:
+        name = f"{operation}Response"
+        ticket = _element(VALID_MESSAGES[name]).findtext(_rep("Ticket"))
+        tag = f"<Ticket>{ticket}</Ticket>"
+        repertorium.assert_valid(_replace(name, tag, f"<Ticket>KSZGW-{'f' * 30}</Ticket>"))
+        repertorium.assert_rejected(_replace(name, tag, f"<Ticket>KSZGW-{'f' * 31}</Ticket>"))
+
+
+def test_an_ssdn_reply_ticket_has_at_most_36_characters(ssdn: Validators) -> None:
+    tag = "<Ticket>T-000046</Ticket>"
+    assert tag in SSDN_REPLY
+    ssdn.assert_valid(SSDN_REPLY.replace(tag, f"<Ticket>KSZGW-{'f' * 30}</Ticket>"))
+    ssdn.assert_rejected(SSDN_REPLY.replace(tag, f"<Ticket>KSZGW-{'f' * 31}</Ticket>"))
+
+
 def test_integrate_request_with_period_before_quality_code_is_rejected(repertorium: Validators) -> None:
     element = _element(VALID_MESSAGES["IntegrateRequest"])
     period = element.find(_rep("Period"))
