@@ -63,7 +63,9 @@ def test_the_wsdl_names_the_endpoint_as_the_client_reached_it(gateway: Any) -> N
 def test_the_served_wsdl_imports_its_schema_from_the_same_endpoint(gateway: Any) -> None:
     wsdl = etree.fromstring(get(gateway, "/soap/repertorium?wsdl")[1])
     imports = list(wsdl.iter(f"{{{XS}}}import"))
-    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [(REP, "?xsd=repertorium-v1.xsd")]
+    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [
+        (REP, f"{gateway.endpoint}?xsd=repertorium-v1.xsd")
+    ]
     service = wsdl.find(f"{{{WSDL_NS}}}service")
     assert service.get("name") == "RepertoriumService"
     assert service.find(f"{{{WSDL_NS}}}port").get("name") == "RepertoriumPort"

@@ -799,20 +799,29 @@ class _InMemoryTransport(Transport):  # type: ignore[misc]
         return self.documents[url]
 
 
-def test_zeep_loads_the_wsdl_as_served_with_the_schema_location_rewritten_to_the_xsd_query() -> None:
-    endpoint = "http://gateway.test:8080/soap/repertorium"
-    tree = etree.parse(str(REPERTORIUM_WSDL))
-    for schema_import in tree.iter(f"{{{XS_NS}}}import"):
-        schema_import.set("schemaLocation", "?xsd=" + Path(schema_import.get("schemaLocation")).name)
-    tree.find(f".//{{{WSDL_SOAP_NS}}}address").set("location", endpoint)
+def test_zeep_loads_the_wsdl_as_served_with_absolute_schema_locations() -> None:
+    from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments
+
+    endpoint = "https://gateway.test:8443/soap/repertorium"
+    documents = ContractDocuments()
+    wsdl = documents.wsdl(endpoint)
+    locations = [i.get("schemaLocation") for i in etree.fromstring(wsdl).iter(f"{{{XS_NS}}}import")]
+    assert locations == [f"{endpoint}?xsd={XSD_FILE}"]
     transport = _InMemoryTransport(
-        {
-            f"{endpoint}?wsdl": etree.tostring(tree, xml_declaration=True, encoding="UTF-8"),
-            f"{endpoint}?xsd=repertorium-v1.xsd": REPERTORIUM_XSD.read_bytes(),
-        }
+        {f"{endpoint}?wsdl": wsdl, f"{endpoint}?xsd={XSD_FILE}": documents.schema(XSD_FILE, endpoint) or b""}
     )
     client = zeep.Client(f"{endpoint}?wsdl", transport=transport)
     assert set(client.service._binding._operations) == set(OPERATIONS)
+    assert client.service._binding_options["address"] == endpoint
+
+
+def test_zeep_loads_the_ssdn_connector_wsdl_as_it_would_be_served() -> None:
+    from gateway.adapters.soap.documents import ContractDocuments
+
+    endpoint = "https://gateway.test:8443/connectors/webservice/KSZBCSSWebServiceConnectorPort"
+    transport = _InMemoryTransport({f"{endpoint}?wsdl": ContractDocuments("ssdn-connector.wsdl").wsdl(endpoint)})
+    client = zeep.Client(f"{endpoint}?wsdl", transport=transport)
+    assert set(client.service._binding._operations) == {"sendXML"}
     assert client.service._binding_options["address"] == endpoint
 
 
