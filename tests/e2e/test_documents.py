@@ -192,6 +192,16 @@ def test_xmlschema_compiles_the_ssdn_schemas_straight_from_the_gateway(gateway: 
     assert xmlschema.XMLSchema(f"{gateway.endpoint}?xsd=repertorium-v1.xsd").elements
 
 
+def test_the_served_wsdl_carries_the_username_token_policy(gateway: Any) -> None:
+    wsdl = etree.fromstring(fetch(gateway, f"{gateway.endpoint}?wsdl")[1])
+    binding = wsdl.find(f"{{{WSDL_NS}}}binding")
+    assert binding is not None
+    reference = binding.find("{http://www.w3.org/ns/ws-policy}PolicyReference")
+    assert reference is not None
+    hash_password = "{http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702}HashPassword"
+    assert next(wsdl.iter(hash_password), None) is not None
+
+
 def _forged_wsdl(running: Any) -> bytes:
     forged = {**FORWARDED, "Forwarded": "proto=https;host=public.example"}
     status, data = fetch(running, f"{running.endpoint}?wsdl", headers=forged)

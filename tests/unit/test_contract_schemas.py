@@ -716,6 +716,45 @@ def test_repertorium_wsdl_names_service_port_and_address_as_the_contract_says(re
     assert port.binding.name.namespace == REP_NS
 
 
+WSP_NS = "http://www.w3.org/ns/ws-policy"
+SP_NS = "http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"
+WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+
+@pytest.fixture(scope="module")
+def wsdl_11_schema() -> xmlschema.XMLSchema:
+    """The WSDL 1.1 schema that xmlschema ships (the W3C note's, as WS-I corrected it)."""
+    return xmlschema.XMLSchema(str(Path(xmlschema.__file__).parent / "schemas" / "WSDL" / "wsdl.xsd"))
+
+
+@pytest.mark.parametrize("path", [REPERTORIUM_WSDL, CONNECTOR_WSDL], ids=lambda p: p.name)
+def test_every_wsdl_validates_against_the_wsdl_11_schema(wsdl_11_schema: xmlschema.XMLSchema, path: Path) -> None:
+    errors = list(wsdl_11_schema.iter_errors(str(path)))
+    assert not errors, errors[0]
+
+
+def test_the_binding_asks_for_an_optional_username_token_with_a_password_digest() -> None:
+    """WS-SecurityPolicy 1.2 attached to the binding: tools that read policies set the digest up themselves; the
+    reference is not wsdl:required, so tools that know no WS-Policy ignore it."""
+    tree = etree.parse(str(REPERTORIUM_WSDL))
+    binding = tree.find(f"{{{WSDL_NS}}}binding")
+    references = binding.findall(f"{{{WSP_NS}}}PolicyReference")
+    assert len(references) == 1
+    assert references[0].get(f"{{{WSDL_NS}}}required") is None
+    uri = references[0].get("URI")
+    assert uri.startswith("#")
+    policies = [p for p in tree.getroot().findall(f"{{{WSP_NS}}}Policy") if p.get(f"{{{WSU_NS}}}Id") == uri[1:]]
+    assert len(policies) == 1
+    assertions = list(policies[0])
+    assert [a.tag for a in assertions] == [f"{{{SP_NS}}}SupportingTokens"]
+    assert assertions[0].get(f"{{{WSP_NS}}}Optional") == "true"
+    tokens = assertions[0].findall(f"{{{WSP_NS}}}Policy/{{{SP_NS}}}UsernameToken")
+    assert len(tokens) == 1
+    assert tokens[0].get(f"{{{SP_NS}}}IncludeToken") == f"{SP_NS}/IncludeToken/AlwaysToRecipient"
+    nested = tokens[0].findall(f"{{{WSP_NS}}}Policy/*")
+    assert {child.tag for child in nested} == {f"{{{SP_NS}}}HashPassword", f"{{{SP_NS}}}WssUsernameToken10"}
+
+
 def test_repertorium_wsdl_imports_the_schema_with_a_relative_location() -> None:
     tree = etree.parse(str(REPERTORIUM_WSDL))
     imports = tree.findall(f"{{{WSDL_NS}}}types/{{{XS_NS}}}schema/{{{XS_NS}}}import")
