@@ -45,7 +45,7 @@ from gateway.domain.results import (
     encode_operation,
     encode_period,
 )
-from gateway.errors import FailedAuthentication
+from gateway.errors import NonceReplayed
 
 __all__ = [
     "BRUSSELS",
@@ -245,7 +245,7 @@ class Exchange:
 def claim(tx: Transaction, nonce: NonceClaim | None) -> None:
     """Remember the request's WS-Security nonce in its own transaction; a replay rolls everything back."""
     if nonce is not None and not tx.claim_nonce(nonce):
-        raise FailedAuthentication(f"nonce replayed by institution {nonce.institution_id}")
+        raise NonceReplayed(f"nonce replayed by institution {nonce.institution_id}")
 
 
 def audit(
