@@ -1,8 +1,12 @@
-"""Real directory databases for tests: a SQLite file per test and a PostgreSQL schema per test session.
+"""Real directory databases for tests: a SQLite file per test and a PostgreSQL schema per test session; and how
+hard the property tests try.
 
 ``store`` runs a test once on each engine (ids ``sqlite`` and ``postgres``); the PostgreSQL one is skipped
 unless ``KSZ_TEST_POSTGRES_URL`` names a server (e.g. ``postgresql://postgres@127.0.0.1:5432/test``).
 The session's schema ``ksz_test_<pid>_<random>`` is dropped, with everything in it, when the session ends.
+
+Hypothesis runs the ``quick`` profile unless ``KSZ_HYPOTHESIS_PROFILE`` names another (CI runs ``thorough``;
+``pytest --hypothesis-profile`` overrides both). Tests state no example counts of their own.
 """
 
 from __future__ import annotations
@@ -14,11 +18,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from gateway.adapters.storage.sqlite import SqliteStore
 from gateway.app.ports import Store
 
 POSTGRES_ENV = "KSZ_TEST_POSTGRES_URL"
+HYPOTHESIS_PROFILE_ENV = "KSZ_HYPOTHESIS_PROFILE"
+
+# No deadline: the machines that run the suite are shared, and a slow example is not a wrong one.
+settings.register_profile("quick", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get(HYPOTHESIS_PROFILE_ENV) or "quick")
 
 # The integration tests' helpers (directory_replay) are imported by tests and by the child processes they start
 # (multiprocessing passes sys.path on; subprocesses get it through PYTHONPATH), so their folder is on the path.
