@@ -21,6 +21,18 @@ def _gateway_options(p: argparse.ArgumentParser, *, url: str, timeout: float) ->
     p.add_argument("--timeout", type=float, default=timeout, metavar="SECONDS", help=f"per request ({timeout:g})")
 
 
+REPLAY = (
+    "Send each sample request of SAMPLES-DIR (in manifest order, signed as the manifest says) to URL and compare the "
+    "answer with the expected response as canonical XML; tickets are matched one-to-one across the run and incident "
+    "ids are ignored. Exit code 1 on any mismatch or transport error."
+)
+RECORD = (
+    "Listen on HOST:PORT, forward every request to URL unchanged, return its answer unchanged, and save each SOAP "
+    "exchange into DIR as a sample pair (the request without wsse:Security) with an entry appended to "
+    "DIR/manifest.json. Ctrl-C stops."
+)
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "validate",
@@ -31,13 +43,7 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_validate)
 
     p = sub.add_parser(
-        "replay",
-        help="replay sample exchanges against a gateway and compare the answers",
-        description=(
-            "Send each sample request of SAMPLES-DIR (in manifest order, signed as the manifest says) to URL and "
-            "compare the answer with the expected response as canonical XML; tickets are matched one-to-one "
-            "across the run and incident ids are ignored. Exit code 1 on any mismatch or transport error."
-        ),
+        "replay", help="replay sample exchanges against a gateway and compare the answers", description=REPLAY
     )
     p.add_argument("folder", type=Path, metavar="SAMPLES-DIR")
     _gateway_options(p, url="the endpoint, e.g. http://127.0.0.1:8080/soap/repertorium", timeout=30.0)
@@ -51,11 +57,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "record",
         help="a recording proxy: forward requests to a gateway and save each exchange as a sample",
-        description=(
-            "Listen on HOST:PORT, forward every request to URL unchanged, return its answer unchanged, and save each "
-            "SOAP exchange into DIR as a sample pair (the request without wsse:Security) with an entry appended to "
-            "DIR/manifest.json. Ctrl-C stops."
-        ),
+        description=RECORD,
     )
     _gateway_options(p, url="the gateway endpoint to forward to", timeout=60.0)
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the sample folder to add to")
