@@ -34,7 +34,7 @@ from suds.sax.element import Element
 from suds.sax.text import Raw
 from suds.wsse import Security, UsernameToken
 
-from gateway.adapters.provider import DemoProvider
+from gateway.tools.demo_provider import DemoProvider
 from gateway.domain.periods import Period
 
 ROOT = Path(__file__).resolve().parents[2]

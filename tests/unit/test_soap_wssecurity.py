@@ -15,7 +15,7 @@ from lxml import etree
 from gateway.adapters.soap.faults import fault_string
 from gateway.adapters.soap.wssecurity import Authenticator, password_digest
 from gateway.adapters.storage.sqlite import SqliteStore
-from gateway.app.directory_service import claim
+from gateway.app.exchange import claim
 from gateway.app.ports import InstitutionRecord
 from gateway.contract.names import WSSE, WSSE_BASE64, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU
 from gateway.errors import (
