@@ -34,8 +34,8 @@ from suds.sax.element import Element
 from suds.sax.text import Raw
 from suds.wsse import Security, UsernameToken
 
-from gateway.tools.demo_provider import DemoProvider
 from gateway.domain.periods import Period
+from gateway.tools.demo_provider import DemoProvider
 
 ROOT = Path(__file__).resolve().parents[2]
 NODE_DIR = Path(__file__).resolve().with_name("node")
