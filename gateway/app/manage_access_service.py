@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
-from gateway.app.directory_service import DirectoryService, audit, claim, new_ticket
-from gateway.app.ports import InstitutionRecord, NonceClaim
-from gateway.domain.directory import RETURN_CODES, Detail, DirectoryRequest, Ok, Reason, Severity, Status, Summary
+from gateway.app.directory_service import DirectoryService
+from gateway.app.exchange import REFUSED, Answers, new_ticket
+from gateway.app.ports import InstitutionRecord, NonceClaim, Transaction
+from gateway.domain.directory import Detail, DirectoryRequest, Ok, Reason, Severity, Status
 from gateway.domain.manage_access import (
     MAX_SERVICE_REQUESTS,
     Action,
@@ -39,12 +39,31 @@ from gateway.domain.manage_access import (
     too_many_service_requests,
 )
 from gateway.domain.periods import Period, overlaps
-from gateway.domain.results import encode_detail
+from gateway.domain.results import decode_detail, encode_detail
 
 __all__ = ["OPERATION", "ManageAccessService"]
 
 OPERATION = "ManageAccess"  # the audit trail's name for what this front refuses before a v1 operation runs
-_REFUSED = Summary(Ok.NO, RETURN_CODES[Ok.NO])
+
+
+@dataclass(frozen=True, slots=True)
+class _Refusal:
+    """What this front refused before a v1 operation ran: the audit record's Ticket and the reason."""
+
+    ticket: str
+    reason: Detail
+
+
+def _encode_refusal(refusal: _Refusal) -> Mapping[str, Any]:
+    summary = {"ok": REFUSED.ok.value, "return_code": REFUSED.return_code}
+    return {"ticket": refusal.ticket, "summary": summary, "details": [encode_detail(refusal.reason)]}
+
+
+def _decode_refusal(value: Mapping[str, Any]) -> _Refusal:
+    return _Refusal(str(value["ticket"]), decode_detail(value["details"][0]))
+
+
+REFUSALS: Answers[_Refusal] = Answers(_encode_refusal, _decode_refusal)
 
 
 @dataclass
@@ -53,7 +72,6 @@ class ManageAccessService:
 
     directory: DirectoryService
     ticket: Callable[[], str] = new_ticket
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def handle(
         self, institution: InstitutionRecord, document: ManageAccessDocument, *, nonce: NonceClaim | None = None
@@ -111,7 +129,7 @@ class ManageAccessService:
         if refusal is not None or request is None:
             assert refusal is not None
             self._audit_refusal(institution, reference, ticket, context, refusal, nonce)
-            return ServiceOutcome(service.service_id, service.version, request, _REFUSED, (refusal,), None, ticket)
+            return ServiceOutcome(service.service_id, service.version, request, REFUSED, (refusal,), None, ticket)
         directory = replace(self.directory, ticket=lambda: ticket)
         if request.action is Action.LIST:
             return self._list(directory, institution, reference, context, service, request, nonce)
@@ -172,14 +190,13 @@ class ManageAccessService:
         reason: Detail,
         nonce: NonceClaim | None,
     ) -> None:
-        outcome = {
-            "ticket": ticket,
-            "summary": {"ok": _REFUSED.ok.value, "return_code": _REFUSED.return_code},
-            "details": [encode_detail(reason)],
-        }
-        with self.directory.store.transaction() as tx:
-            claim(tx, nonce)
-            audit(tx, self.now(), institution, OPERATION, reference, context, outcome)
+        """The refusal's audit record, through the directory's exchange bookkeeping (the nonce claimed with it)."""
+        exchange = self.directory.exchange(institution, OPERATION, reference, context, REFUSALS, keyed=False)
+
+        def refused(tx: Transaction, detail: Detail) -> _Refusal:
+            return _Refusal(ticket, detail)
+
+        self.directory.answer(exchange, nonce, refused, lambda tx: _Refusal(ticket, reason))
 
 
 def _order(request: ManageAccessRequest) -> Detail | None:

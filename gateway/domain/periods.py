@@ -22,6 +22,7 @@ __all__ = [
     "missing",
     "normalize",
     "overlaps",
+    "parse_day",
     "subtract",
     "union",
 ]
@@ -147,3 +148,11 @@ def add_months(day: date, months: int) -> date:
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    """The calendar day an operator or a data file writes as ``YYYY-MM-DD``; ``ValueError`` names ``what`` it is."""
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} {text!r} is not an ISO date (YYYY-MM-DD)") from exc

@@ -5,7 +5,8 @@ its whole body was read within the size limit, its Content-Type is text/xml, it 
 envelope with one Body element naming an operation of the service, its SOAPAction is empty or that operation's,
 its Body validated against the schema, and its UsernameToken proved an institution. Every answer is either a
 response whose Body validated against the schema or a fault; nothing else (no stack trace, no bare 500) leaves.
-The body is always read or discarded completely before the answer is sent.
+The body is always read or discarded completely before the answer is sent. The documents it serves name the
+endpoint as the client reached it, through a reverse proxy only when that proxy is trusted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from gateway.adapters.soap.application import Dispatcher
-from gateway.adapters.soap.documents import ContractDocuments, endpoint_url
+from gateway.adapters.soap.documents import ContractDocuments, TrustedProxies, endpoint_url
 from gateway.adapters.soap.envelope import parse_envelope
 from gateway.adapters.soap.faults import fault_for
 from gateway.adapters.soap.service import CallScope
@@ -63,6 +64,7 @@ class SoapEndpoint:
         directory: DirectoryService,
         access: AccessService,
         max_body_bytes: int,
+        trusted_proxies: TrustedProxies | None = None,
     ) -> None:
         self._documents = documents
         self._schema = schema
@@ -71,6 +73,7 @@ class SoapEndpoint:
         self._directory = directory
         self._access = access
         self._max_body = max_body_bytes
+        self._proxies = trusted_proxies or TrustedProxies()
         self._discard_cap = max(64 * 1024 * 1024, 16 * max_body_bytes)
 
     # -- WSGI ----------------------------------------------------------------------------------------------
@@ -104,9 +107,9 @@ class SoapEndpoint:
         query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         keys = {key.lower(): value for key, value in query}
         if "wsdl" in keys:
-            return "200 OK", _XML, self._documents.wsdl(endpoint_url(environ))
+            return "200 OK", _XML, self._documents.wsdl(endpoint_url(environ, self._proxies))
         if "xsd" in keys:
-            schema = self._documents.schema(keys["xsd"])
+            schema = self._documents.schema(keys["xsd"], endpoint_url(environ, self._proxies))
             if schema is not None:
                 return "200 OK", _XML, schema
             known = ", ".join(self._documents.schema_names)
