@@ -1,29 +1,37 @@
 """The one factory of the SOAP service: settings and a store in, a WSGI application out.
 
 Invariant: everything a request needs that does not change per request — the served documents, the compiled
-schema, the spyne application, the catalogue, the use cases — is built here, once per process, and nothing is
-built at import time; the store is the caller's (one per worker process, opened after the fork).
+schemas, the spyne application, the catalogue, the use cases — is built here, once per process, and nothing is
+built at import time; the store is the caller's (one per worker process, opened after the fork). Both fronts —
+the v1 repertorium and the legacy connector — share the same use cases, the same authentication and one store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from gateway.adapters.provider import SoapProvider
 from gateway.adapters.soap.application import Dispatcher, build_application
+from gateway.adapters.soap.callers import TokenCaller
 from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments, TrustedProxies
 from gateway.adapters.soap.edge import SoapEndpoint
+from gateway.adapters.soap.http import StartResponse
 from gateway.adapters.soap.wssecurity import Authenticator
+from gateway.adapters.ssdn.documents import DocumentAnswerer
+from gateway.adapters.ssdn.endpoint import ConnectorEndpoint
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService, brussels_today
+from gateway.app.manage_access_service import ManageAccessService
 from gateway.app.ports import Store
 from gateway.contract.resources import xsd_path
 from gateway.contract.schema import MessageSchema
+from gateway.contract.ssdn import CONNECTOR_PATH, CONNECTOR_WSDL_FILE, SSDN_XSD_FILE
 from gateway.domain.access import load_flow_catalogue
 from gateway.entrypoints.settings import Settings
 
-__all__ = ["gateway_day", "make_app"]
+__all__ = ["Fronts", "gateway_day", "make_app"]
 
 
 def gateway_day(settings: Settings) -> Callable[[], date]:
@@ -34,12 +42,27 @@ def gateway_day(settings: Settings) -> Callable[[], date]:
     return lambda: fixed
 
 
-def make_app(
-    settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-) -> SoapEndpoint:
-    """The repertorium endpoint on ``store``; ``clock`` is the wall clock WS-Security timestamps are checked against."""
+class Fronts:
+    """The gateway's WSGI application: the legacy connector at its path, the v1 endpoint for every other path
+    (which answers the wrong ones with 404)."""
+
+    def __init__(self, repertorium: SoapEndpoint, connector: ConnectorEndpoint) -> None:
+        self.repertorium = repertorium
+        self.connector = connector
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        if str(environ.get("PATH_INFO", "")).rstrip("/") == CONNECTOR_PATH:
+            return self.connector(environ, start_response)
+        return self.repertorium(environ, start_response)
+
+
+def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Fronts:
+    """Both fronts on ``store``; ``clock`` is the wall clock WS-Security timestamps are checked against."""
     documents = ContractDocuments()
     schema = MessageSchema(documents.originals[XSD_FILE], XSD_FILE, base_url=str(xsd_path(XSD_FILE)))
+    ssdn_schema = MessageSchema(
+        documents.originals[SSDN_XSD_FILE], SSDN_XSD_FILE, base_url=str(xsd_path(SSDN_XSD_FILE))
+    )
     catalogue = store.catalogue()
     directory = DirectoryService(store, catalogue, today=gateway_day(settings))
     access = AccessService(
@@ -49,18 +72,28 @@ def make_app(
         provider=SoapProvider(settings.provider_timeout_seconds),
         today=gateway_day(settings),
     )
-    return SoapEndpoint(
+    authenticator = Authenticator(
+        store,
+        window_seconds=settings.timestamp_window_seconds,
+        allow_password_text=settings.allow_password_text,
+        clock=clock,
+    )
+    proxies = TrustedProxies.parse(settings.forwarded_allow_ips)
+    repertorium = SoapEndpoint(
         documents=documents,
         schema=schema,
         dispatcher=Dispatcher(build_application()),
-        authenticator=Authenticator(
-            store,
-            window_seconds=settings.timestamp_window_seconds,
-            allow_password_text=settings.allow_password_text,
-            clock=clock,
-        ),
+        authenticator=authenticator,
         directory=directory,
         access=access,
         max_body_bytes=settings.max_body_bytes,
-        trusted_proxies=TrustedProxies.parse(settings.forwarded_allow_ips),
+        trusted_proxies=proxies,
     )
+    connector = ConnectorEndpoint(
+        documents=ContractDocuments(CONNECTOR_WSDL_FILE),
+        answerer=DocumentAnswerer(ssdn_schema, ManageAccessService(directory), clock),
+        caller=TokenCaller(authenticator),
+        max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=proxies,
+    )
+    return Fronts(repertorium, connector)

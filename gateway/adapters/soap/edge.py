@@ -12,8 +12,7 @@ endpoint as the client reached it, through a reverse proxy only when that proxy 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -22,33 +21,31 @@ from lxml import etree
 from gateway.adapters.soap.application import Dispatcher
 from gateway.adapters.soap.documents import ContractDocuments, TrustedProxies, endpoint_url
 from gateway.adapters.soap.envelope import parse_envelope
-from gateway.adapters.soap.faults import fault_for
+from gateway.adapters.soap.http import (
+    XML_CONTENT_TYPE,
+    StartResponse,
+    answer_or_fault,
+    check_content_type,
+    discard,
+    plain,
+    read_body,
+    soap_action,
+)
 from gateway.adapters.soap.service import CallScope
 from gateway.adapters.soap.wssecurity import SECURITY, Authenticator
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService
 from gateway.contract.names import ACTION_PREFIX, action_of
 from gateway.contract.schema import MessageSchema
-from gateway.errors import (
-    AuthenticationError,
-    GatewayError,
-    InternalError,
-    MessageTooLarge,
-    RequestError,
-    SoapActionMismatch,
-    UnknownOperation,
-    UnsupportedMediaType,
-)
+from gateway.errors import SoapActionMismatch, UnknownOperation
 
 __all__ = ["ENDPOINT_PATH", "SoapEndpoint"]
 
 ENDPOINT_PATH = "/soap/repertorium"
-_XML = "text/xml; charset=utf-8"
-_CHUNK = 64 * 1024
+_XML = XML_CONTENT_TYPE
 _UNDERSTOOD = frozenset({SECURITY})
 
 log = logging.getLogger("gateway.adapters.soap")
-StartResponse = Callable[..., Any]
 
 
 class SoapEndpoint:
@@ -74,7 +71,6 @@ class SoapEndpoint:
         self._access = access
         self._max_body = max_body_bytes
         self._proxies = trusted_proxies or TrustedProxies()
-        self._discard_cap = max(64 * 1024 * 1024, 16 * max_body_bytes)
 
     # -- WSGI ----------------------------------------------------------------------------------------------
 
@@ -82,16 +78,16 @@ class SoapEndpoint:
         method = environ.get("REQUEST_METHOD", "GET")
         path = environ.get("PATH_INFO", "") or "/"
         if path.rstrip("/") != ENDPOINT_PATH:
-            self._discard(environ)
-            return _plain(start_response, "404 Not Found", f"No endpoint at {path}; the service is at {ENDPOINT_PATH}.")
+            discard(environ, self._max_body)
+            return plain(start_response, "404 Not Found", f"No endpoint at {path}; the service is at {ENDPOINT_PATH}.")
         if method in ("GET", "HEAD"):
-            self._discard(environ)
+            discard(environ, self._max_body)
             status, content_type, body = self._document(environ)
             start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
             return [] if method == "HEAD" else [body]
         if method != "POST":
-            self._discard(environ)
-            return _plain(
+            discard(environ, self._max_body)
+            return plain(
                 start_response,
                 "405 Method Not Allowed",
                 "Send SOAP requests with POST; GET serves ?wsdl and ?xsd=<file name>.",
@@ -124,27 +120,10 @@ class SoapEndpoint:
     # -- SOAP ----------------------------------------------------------------------------------------------
 
     def _soap(self, environ: dict[str, Any]) -> tuple[str, bytes]:
-        try:
-            data = self._read_body(environ)
-            return "200 OK", self._handle(environ, data)
-        except AuthenticationError as error:
-            log.warning("authentication refused (%s) from %s: %s", error.code, _peer(environ), error.message)
-            fault = fault_for(error)
-        except RequestError as error:
-            log.info("request refused (%s) from %s: %s", error.code, _peer(environ), error.message)
-            fault = fault_for(error)
-        except GatewayError as error:
-            incident = uuid.uuid4().hex
-            log.error("incident %s: %s: %s", incident, error.code, error.message, exc_info=error)
-            fault = fault_for(error, incident)
-        except Exception as exc:
-            incident = uuid.uuid4().hex
-            log.exception("incident %s: unexpected error", incident)
-            fault = fault_for(InternalError(f"{type(exc).__name__}: {exc}"), incident)
-        return fault.status, fault.body
+        return answer_or_fault(environ, log, lambda: self._handle(environ, read_body(environ, self._max_body)))
 
     def _handle(self, environ: dict[str, Any], data: bytes) -> bytes:
-        _check_content_type(environ)
+        check_content_type(environ)
         envelope = parse_envelope(data, _UNDERSTOOD)
         operation = self._dispatcher.operation_of(envelope.body.tag)
         if operation is None:
@@ -162,77 +141,9 @@ class SoapEndpoint:
         answer: bytes = etree.tostring(dispatched.document, xml_declaration=True, encoding="UTF-8")
         return answer
 
-    # -- the request body ----------------------------------------------------------------------------------
-
-    def _read_body(self, environ: dict[str, Any]) -> bytes:
-        """The whole body; over the limit, the rest is discarded and ``MessageTooLarge`` raised."""
-        stream = environ["wsgi.input"]
-        length = _content_length(environ)
-        if length is not None and length <= self._max_body:
-            return bytes(stream.read(length)) if length else b""
-        if length is not None:
-            self._drain(stream, length)
-            raise MessageTooLarge(f"The request body has {length} bytes; the limit is {self._max_body} bytes.")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            chunk = stream.read(_CHUNK)
-            if not chunk:
-                return b"".join(chunks)
-            size += len(chunk)
-            if size > self._max_body:
-                self._drain(stream, None)
-                raise MessageTooLarge(f"The request body is over the limit of {self._max_body} bytes.")
-            chunks.append(chunk)
-
-    def _drain(self, stream: Any, length: int | None) -> None:
-        left = self._discard_cap if length is None else min(length, self._discard_cap)
-        while left > 0:
-            chunk = stream.read(min(_CHUNK, left))
-            if not chunk:
-                return
-            left -= len(chunk)
-
-    def _discard(self, environ: dict[str, Any]) -> None:
-        stream = environ.get("wsgi.input")
-        if stream is None:
-            return
-        length = _content_length(environ)
-        if length == 0:
-            return
-        if length is None and not environ.get("wsgi.input_terminated"):
-            return  # no length and no end marker: reading would block
-        self._drain(stream, length)
-
-
-def _content_length(environ: dict[str, Any]) -> int | None:
-    text = str(environ.get("CONTENT_LENGTH") or "").strip()
-    if not text:
-        return None
-    try:
-        return max(int(text), 0)
-    except ValueError:
-        return None
-
-
-def _check_content_type(environ: dict[str, Any]) -> None:
-    raw = str(environ.get("CONTENT_TYPE") or "")
-    media, _, params = raw.partition(";")
-    if media.strip().lower() != "text/xml":
-        raise UnsupportedMediaType(
-            f"The Content-Type {raw or '(none)'!r} is not accepted: send text/xml; charset=utf-8 (SOAP 1.1)."
-        )
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
-            raise UnsupportedMediaType(f"The charset {value.strip()!r} is not accepted: send UTF-8.")
-
 
 def _check_action(environ: dict[str, Any], operation: str) -> None:
-    raw = environ.get("HTTP_SOAPACTION")
-    action = "" if raw is None else str(raw).strip()
-    if len(action) >= 2 and action[0] == action[-1] == '"':
-        action = action[1:-1]
+    action = soap_action(environ)
     if action in ("", action_of(operation)):
         return
     named = action[len(ACTION_PREFIX) :] if action.startswith(ACTION_PREFIX) else None
@@ -241,16 +152,3 @@ def _check_action(environ: dict[str, Any], operation: str) -> None:
         f"The SOAPAction {action!r} {what}, but the Body holds rep:{operation}Request: "
         f'send SOAPAction "{action_of(operation)}" or "".'
     )
-
-
-def _peer(environ: dict[str, Any]) -> str:
-    return str(environ.get("REMOTE_ADDR", "?"))
-
-
-def _plain(
-    start_response: StartResponse, status: str, text: str, extra: list[tuple[str, str]] | None = None
-) -> list[bytes]:
-    body = text.encode()
-    headers = [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body))), *(extra or [])]
-    start_response(status, headers)
-    return [body]
