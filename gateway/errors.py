@@ -30,9 +30,14 @@
     │       ├── PasswordTextRefused       PASSWORD_TEXT_REFUSED      #PasswordText where only digests are accepted
     │       ├── CreatedOutsideWindow      CREATED_OUTSIDE_WINDOW     wsu:Created too old or in the future
     │       └── NonceReplayed             NONCE_REPLAYED             a nonce the institution used before
-    └── SampleError                       (the integrator tools: replay, record; never raised by the server)
-        ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
-        └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
+    ├── SampleError                       (the integrator tools: replay, record; never raised by the server)
+    │   ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
+    │   └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
+    └── ClientError                       CLIENT_ERROR               (the client library, in the caller's process)
+        ├── InvalidRequest                CLIENT_INVALID_REQUEST     the arguments make no valid request; none was sent
+        ├── ClientTransportError          CLIENT_TRANSPORT           no SOAP answer: refused, reset, timeout, HTTP error
+        └── FaultError                    CLIENT_FAULT               the gateway answered with a SOAP fault (``reason``)
+            └── AuthenticationFailed      CLIENT_AUTHENTICATION      a WS-Security fault: unknown institution, secret...
 
 An authentication error shows the caller only its ``public`` sentence. A plain ``FailedAuthentication`` (an
 unknown institution, a wrong digest, a disabled institution) always shows the one fixed sentence of its class, so
@@ -46,18 +51,23 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "AuthenticationFailed",
     "CatalogueError",
+    "ClientError",
+    "ClientTransportError",
     "ConfigurationError",
     "ConflictError",
     "CreatedOutsideWindow",
     "EmptyBody",
     "FailedAuthentication",
+    "FaultError",
     "ForbiddenDoctype",
     "GatewayError",
     "IncompleteUsernameToken",
     "InstitutionExists",
     "InternalError",
     "InvalidPeriod",
+    "InvalidRequest",
     "InvalidResponse",
     "InvalidSecurity",
     "MalformedMessage",
@@ -287,3 +297,41 @@ class SampleTransportError(SampleError):
     """No HTTP answer from the gateway a sample was sent to (refused, reset, timeout, bad URL)."""
 
     code = "SAMPLE_TRANSPORT"
+
+
+class ClientError(GatewayError):
+    """Raised by the client library (``gateway.client``) in the caller's process; the server never raises it."""
+
+    code = "CLIENT_ERROR"
+
+
+class InvalidRequest(ClientError, ValueError):
+    """The arguments cannot make a request the contract admits; nothing was sent."""
+
+    code = "CLIENT_INVALID_REQUEST"
+
+
+class ClientTransportError(ClientError):
+    """No SOAP answer came back: connection refused or reset, timeout, an HTTP error page, an unreadable answer.
+    The client library also calls it ``TransportError``."""
+
+    code = "CLIENT_TRANSPORT"
+
+
+class FaultError(ClientError):
+    """The gateway answered with a SOAP fault: ``faultcode`` as sent (``soap:Client``...), ``faultstring``, and
+    ``reason``, the gateway's reason code (``SCHEMA_VIOLATION``...), when the fault carries one."""
+
+    code = "CLIENT_FAULT"
+
+    def __init__(self, faultcode: str, faultstring: str = "", reason: str | None = None) -> None:
+        super().__init__(f"{faultcode}: {faultstring}" + (f" [{reason}]" if reason else ""))
+        self.faultcode = faultcode
+        self.faultstring = faultstring
+        self.reason = reason
+
+
+class AuthenticationFailed(FaultError):
+    """A WS-Security fault: unknown or disabled institution, wrong secret, replayed or stale token."""
+
+    code = "CLIENT_AUTHENTICATION"

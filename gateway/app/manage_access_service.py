@@ -39,31 +39,25 @@ from gateway.domain.manage_access import (
     too_many_service_requests,
 )
 from gateway.domain.periods import Period, overlaps
-from gateway.domain.results import decode_detail, encode_detail
+from gateway.domain.results import Result, decode, encode
 
-__all__ = ["OPERATION", "ManageAccessService"]
+__all__ = ["OPERATION", "REFUSALS", "ManageAccessService", "Refusal"]
 
 OPERATION = "ManageAccess"  # the audit trail's name for what this front refuses before a v1 operation runs
 
 
 @dataclass(frozen=True, slots=True)
-class _Refusal:
+class Refusal(Result):
     """What this front refused before a v1 operation ran: the audit record's Ticket and the reason."""
 
-    ticket: str
-    reason: Detail
+    details: tuple[Detail, ...]
 
 
-def _encode_refusal(refusal: _Refusal) -> Mapping[str, Any]:
-    summary = {"ok": REFUSED.ok.value, "return_code": REFUSED.return_code}
-    return {"ticket": refusal.ticket, "summary": summary, "details": [encode_detail(refusal.reason)]}
+def _decode_refusal(value: Any) -> Refusal:
+    return decode(Refusal, value)
 
 
-def _decode_refusal(value: Mapping[str, Any]) -> _Refusal:
-    return _Refusal(str(value["ticket"]), decode_detail(value["details"][0]))
-
-
-REFUSALS: Answers[_Refusal] = Answers(_encode_refusal, _decode_refusal)
+REFUSALS: Answers[Refusal] = Answers(encode, _decode_refusal)
 
 
 @dataclass
@@ -193,10 +187,10 @@ class ManageAccessService:
         """The refusal's audit record, through the directory's exchange bookkeeping (the nonce claimed with it)."""
         exchange = self.directory.exchange(institution, OPERATION, reference, context, REFUSALS, keyed=False)
 
-        def refused(tx: Transaction, detail: Detail) -> _Refusal:
-            return _Refusal(ticket, detail)
+        def refused(tx: Transaction, detail: Detail) -> Refusal:
+            return Refusal(ticket, REFUSED, (detail,))
 
-        self.directory.answer(exchange, nonce, refused, lambda tx: _Refusal(ticket, reason))
+        self.directory.answer(exchange, nonce, refused, lambda tx: Refusal(ticket, REFUSED, (reason,)))
 
 
 def _order(request: ManageAccessRequest) -> Detail | None:

@@ -28,7 +28,7 @@ from gateway.contract.names import (
     SSDN_SERVICE_NS,
     qname,
 )
-from gateway.contract.values import calendar_day
+from gateway.contract.parts import read_date
 from gateway.domain.access import AccessReason
 from gateway.domain.directory import Detail, Reason
 from gateway.domain.manage_access import (
@@ -201,8 +201,8 @@ def _manage_access(element: etree._Element) -> ManageAccessRequest:
     return ManageAccessRequest(
         ssin=_required(element, _m("SSIN")),
         purpose=_int(_text(element.find(_m("Purpose")))),
-        start=calendar_day(start),
-        end=None if end is None else calendar_day(end),
+        start=read_date(start),
+        end=None if end is None else read_date(end),
         action=Action(_required(element, _m("Action"))),
         sector=_int(_text(element.find(_m("Sector")))),
         query_register=None if register is None else Register(register),

@@ -87,6 +87,10 @@ class Detail:
     diagnostic: str
     information: tuple[tuple[str, str], ...] = ()
 
+    def value(self, name: str) -> str | None:
+        """The Information value named ``name`` (e.g. MaximumEndDate), if the detail carries one."""
+        return next((v for k, v in self.information if k == name), None)
+
 
 @dataclass(frozen=True, slots=True)
 class Institution:
