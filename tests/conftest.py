@@ -41,7 +41,17 @@ if INTEGRATION_HELPERS not in sys.path:
     sys.path.insert(0, INTEGRATION_HELPERS)
 
 # Every table that holds data (not the schema version): emptied between tests sharing the session's schema.
-_DATA_TABLES = ("nonces", "answers", "audit", "attestations", "periods", "institutions", "quality_codes", "sectors")
+_DATA_TABLES = (
+    "certificates",
+    "nonces",
+    "answers",
+    "audit",
+    "attestations",
+    "periods",
+    "institutions",
+    "quality_codes",
+    "sectors",
+)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from gateway.domain.periods import Period, PeriodSet
 
 __all__ = [
     "AuditRecord",
+    "CertificateRecord",
     "ImportRow",
     "InstitutionRecord",
     "NonceClaim",
@@ -44,6 +45,18 @@ class InstitutionRecord:
     @property
     def institution(self) -> Institution:
         return Institution(self.id, self.name, self.sector)
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateRecord:
+    """A TLS client certificate registered for an institution: its SHA-256 fingerprint (64 lowercase hex digits
+    of its DER bytes), what it says it is, and when it is valid (UTC)."""
+
+    fingerprint: str
+    institution_id: str
+    subject: str
+    not_before: datetime
+    not_after: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +134,10 @@ class Transaction(Protocol):
         """Remember the nonce; False when this institution used it before (a replay). Stale nonces are pruned."""
         ...
 
+    def certificate(self, fingerprint: str) -> CertificateRecord | None:
+        """The registered certificate of this SHA-256 fingerprint, if any."""
+        ...
+
 
 class Store(Protocol):
     """A directory database: SQLite (embedded, the default), PostgreSQL (many processes and machines) or memory."""
@@ -143,6 +160,19 @@ class Store(Protocol):
     def set_secret(self, institution_id: str, secret: str) -> bool: ...
 
     def set_enabled(self, institution_id: str, enabled: bool) -> bool: ...
+
+    def add_certificate(self, record: CertificateRecord) -> bool:
+        """Register a certificate for its institution; False when that fingerprint is registered already
+        (``UnknownInstitution`` when the institution does not exist)."""
+        ...
+
+    def remove_certificate(self, institution_id: str, fingerprint: str) -> bool:
+        """Unregister the institution's certificate of that fingerprint; False when it has none such."""
+        ...
+
+    def certificates(self) -> list[CertificateRecord]:
+        """Every registered certificate, by institution then fingerprint."""
+        ...
 
     def catalogue(self) -> Catalogue: ...
 

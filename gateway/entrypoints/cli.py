@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "gateway.entrypoints.commands.db",
     "gateway.entrypoints.commands.tools",
     "gateway.entrypoints.commands.provider",
+    "gateway.entrypoints.commands.certificates",
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.adapters.provider import SoapProvider
 from gateway.adapters.soap.application import Dispatcher, build_application
-from gateway.adapters.soap.callers import TokenCaller
+from gateway.adapters.soap.callers import CertificateOrToken, ClientCertificates
 from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments, TrustedProxies
 from gateway.adapters.soap.edge import SoapEndpoint
 from gateway.adapters.soap.http import StartResponse
@@ -25,13 +25,15 @@ from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService, brussels_today
 from gateway.app.manage_access_service import ManageAccessService
 from gateway.app.ports import Store
+from gateway.contract.certificates import Certificate, load_certificates
 from gateway.contract.resources import xsd_path
 from gateway.contract.schema import MessageSchema
 from gateway.contract.ssdn import CONNECTOR_PATH, CONNECTOR_WSDL_FILE, SSDN_XSD_FILE
 from gateway.domain.access import load_flow_catalogue
 from gateway.entrypoints.settings import Settings
+from gateway.errors import ConfigurationError
 
-__all__ = ["Fronts", "gateway_day", "make_app"]
+__all__ = ["Fronts", "client_authorities", "gateway_day", "make_app"]
 
 
 def gateway_day(settings: Settings) -> Callable[[], date]:
@@ -40,6 +42,16 @@ def gateway_day(settings: Settings) -> Callable[[], date]:
     if fixed is None:
         return brussels_today
     return lambda: fixed
+
+
+def client_authorities(settings: Settings) -> tuple[Certificate, ...]:
+    """The CA certificates of ``--client-ca`` (none when it is not given)."""
+    if settings.client_ca is None:
+        return ()
+    try:
+        return load_certificates(settings.client_ca.read_bytes())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"the client CA bundle {settings.client_ca} cannot be read: {exc}") from exc
 
 
 class Fronts:
@@ -79,6 +91,9 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         clock=clock,
     )
     proxies = TrustedProxies.parse(settings.forwarded_allow_ips)
+    caller = CertificateOrToken(
+        authenticator, ClientCertificates(proxies, client_authorities(settings)), store, clock=clock
+    )
     repertorium = SoapEndpoint(
         documents=documents,
         schema=schema,
@@ -88,11 +103,12 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         access=access,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=proxies,
+        caller=caller,
     )
     connector = ConnectorEndpoint(
         documents=ContractDocuments(CONNECTOR_WSDL_FILE),
         answerer=DocumentAnswerer(ssdn_schema, ManageAccessService(directory), clock),
-        caller=TokenCaller(authenticator),
+        caller=caller,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=proxies,
     )

@@ -33,3 +33,9 @@ class Settings:
     # Reverse proxies whose X-Forwarded-* / Forwarded headers are believed (``serve --forwarded-allow-ips``, as
     # gunicorn names it); from any other address those headers are ignored. None is trusted by default.
     forwarded_allow_ips: tuple[str, ...] = ()
+    # HTTPS (``serve --certfile --keyfile``), and the CA bundle client certificates must verify against
+    # (``--client-ca``): in the gateway's own handshake (optional there, so UsernameToken callers still connect)
+    # and for a certificate a trusted proxy forwards.
+    certfile: Path | None = None
+    keyfile: Path | None = None
+    client_ca: Path | None = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import signal
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from socketserver import ThreadingMixIn
@@ -23,7 +24,7 @@ from gateway.app.ports import Store
 from gateway.entrypoints.compose import make_app
 from gateway.entrypoints.settings import WORKER_TIMEOUT_SECONDS, Settings
 
-__all__ = ["GatewayServer", "SingleProcessServer"]
+__all__ = ["GatewayServer", "SingleProcessServer", "tls_options"]
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
@@ -52,6 +53,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         if "control_socket_disable" in _known_settings():
             # gunicorn >= 24 opens a control socket at one fixed path per user: servers would clash.
             self._options["control_socket_disable"] = True
+        self._options.update(tls_options(settings))
         super().__init__()
 
     def load_config(self) -> None:
@@ -67,6 +69,18 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+def tls_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn's HTTPS settings for ``serve --certfile --keyfile [--client-ca]``: a client certificate is optional
+    in the handshake (UsernameToken callers still connect), and one that is presented must verify against the CA
+    bundle; the application reads it as ``environ["gunicorn.socket"].getpeercert(binary_form=True)``."""
+    if settings.certfile is None:
+        return {}
+    options: dict[str, Any] = {"certfile": str(settings.certfile), "keyfile": str(settings.keyfile)}
+    if settings.client_ca is not None:
+        options.update(ca_certs=str(settings.client_ca), cert_reqs=ssl.CERT_OPTIONAL)
+    return options
 
 
 def _known_settings() -> frozenset[str]:

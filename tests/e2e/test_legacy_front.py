@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import suds.client
-from connector_wire import CONNECTOR_PATH, SEND_XML, Answer, envelope, post
+from connector_wire import CONNECTOR_PATH, SEND_XML, Answer, envelope, post, token
 from legacy_front import NS
 from legacy_front import Answer as Reply
 from lxml import etree
@@ -38,17 +38,6 @@ DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token
 @pytest.fixture(scope="module")
 def served(launch: Callable[..., Any]) -> Any:
     return launch()
-
-
-def token(username: str = OCMW_A, secret: str = SECRET_A) -> str:
-    nonce, created = os.urandom(16), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + secret.encode()).digest()).decode()
-    return (
-        f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}" SOAP-ENV:mustUnderstand="1"><wsse:UsernameToken>'
-        f'<wsse:Username>{username}</wsse:Username><wsse:Password Type="{DIGEST}">{digest}</wsse:Password>'
-        f"<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce><wsu:Created>{created}</wsu:Created>"
-        "</wsse:UsernameToken></wsse:Security>"
-    )
 
 
 def send(server: Any, document: str, *, cdata: bool = False, **options: Any) -> Answer:

@@ -6,20 +6,39 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import http.client
+import os
 import ssl
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
-__all__ = ["CONNECTOR_NS", "CONNECTOR_PATH", "SEND_XML", "Answer", "envelope", "post"]
+__all__ = ["CONNECTOR_NS", "CONNECTOR_PATH", "SEND_XML", "Answer", "envelope", "post", "token"]
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 CONNECTOR_NS = "http://ksz-bcss.fgov.be/connectors/WebServiceConnector"
 CONNECTOR_PATH = "/connectors/webservice/KSZBCSSWebServiceConnectorPort"
 SEND_XML = CONNECTOR_NS + "/sendXML"
 GW = "urn:ksz-gateway:fault:v1"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+DIGEST = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest"
+
+
+def token(username: str = "0212345668", secret: str = "demo-ocmw-a") -> str:
+    """A WS-Security UsernameToken digest header entry, as test harnesses add it (fresh nonce, Created now)."""
+    nonce, created = os.urandom(16), datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    digest = base64.b64encode(hashlib.sha1(nonce + created.encode() + secret.encode()).digest()).decode()
+    return (
+        f'<wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}" SOAP-ENV:mustUnderstand="1"><wsse:UsernameToken>'
+        f'<wsse:Username>{username}</wsse:Username><wsse:Password Type="{DIGEST}">{digest}</wsse:Password>'
+        f"<wsse:Nonce>{base64.b64encode(nonce).decode()}</wsse:Nonce><wsu:Created>{created}</wsu:Created>"
+        "</wsse:UsernameToken></wsse:Security>"
+    )
 
 
 def envelope(document: str, *, cdata: bool = False, header: str = "") -> bytes:

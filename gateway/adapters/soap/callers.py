@@ -1,20 +1,36 @@
-"""Who is calling, for both SOAP fronts: the one question every request answers before a use case runs.
+"""Who is calling, for both SOAP fronts: a TLS client certificate registered for an institution, or a WS-Security
+UsernameToken.
 
-Invariant: a request is attributed to an institution only by a proof the ``Authenticator`` accepted (a WS-Security
-UsernameToken); anything else raises an ``AuthenticationError`` whose public text is the same whatever failed.
+Invariant: a request is attributed to an institution only by a proof accepted here. A certificate counts when the
+gateway's own TLS handshake verified it against the client CA bundle (``environ["gunicorn.socket"]``), or when a
+reverse proxy at a trusted address (``--forwarded-allow-ips``) forwards it in ``X-SSL-Client-Cert`` (from any other
+address that header is ignored); then it must be within its validity dates, issued by the client CA when one is
+configured, registered by its SHA-256 fingerprint, and its institution enabled. Any of those failing is the very
+fault a wrong secret gets (``FailedAuthentication``, one public text), whatever token comes with it. Without a
+certificate the UsernameToken decides, as on the v1 front; with both, they must name the same institution.
+Registered certificates are read from the store at most once a second per process (as institutions are).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from lxml import etree
 
-from gateway.adapters.soap.wssecurity import Authenticator
-from gateway.app.ports import InstitutionRecord, NonceClaim
+from gateway.adapters.soap.documents import TrustedProxies
+from gateway.adapters.soap.http import peer
+from gateway.adapters.soap.wssecurity import INSTITUTION_TTL_SECONDS, SECURITY, Authenticator
+from gateway.app.ports import CertificateRecord, InstitutionRecord, NonceClaim, Store
+from gateway.contract.certificates import Certificate, forwarded_certificate
+from gateway.errors import FailedAuthentication
 
-__all__ = ["Caller", "TokenCaller"]
+__all__ = ["FORWARDED_CERTIFICATE", "Caller", "CertificateOrToken", "ClientCertificates", "TokenCaller"]
+
+FORWARDED_CERTIFICATE = "HTTP_X_SSL_CLIENT_CERT"  # X-SSL-Client-Cert: URL-escaped PEM ($ssl_client_escaped_cert)
 
 
 class Caller(Protocol):
@@ -28,7 +44,7 @@ class Caller(Protocol):
 
 
 class TokenCaller:
-    """The caller a WS-Security UsernameToken proves."""
+    """The caller a WS-Security UsernameToken proves (no certificates)."""
 
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
@@ -37,3 +53,101 @@ class TokenCaller:
         self, headers: Sequence[etree._Element], environ: dict[str, Any]
     ) -> tuple[InstitutionRecord, NonceClaim | None]:
         return self._authenticator.verify(headers)
+
+
+class ClientCertificates:
+    """The client certificate that came with a request, if any: from the TLS handshake the gateway made, or from
+    a trusted reverse proxy's ``X-SSL-Client-Cert``."""
+
+    def __init__(self, proxies: TrustedProxies, authorities: tuple[Certificate, ...] = ()) -> None:
+        self._proxies = proxies
+        self._authorities = authorities
+
+    def presented(self, environ: dict[str, Any]) -> Certificate | None:
+        """The certificate, or None; ``FailedAuthentication`` for one a trusted proxy forwards that cannot count."""
+        socket = environ.get("gunicorn.socket")
+        getpeercert = getattr(socket, "getpeercert", None)
+        if getpeercert is not None:
+            der = getpeercert(binary_form=True)
+            if der:
+                return Certificate.from_der(bytes(der))  # verified against --client-ca in the handshake
+        header = environ.get(FORWARDED_CERTIFICATE)
+        if not header or not self._proxies.trusts(peer(environ)):
+            return None
+        forwarded = forwarded_certificate(str(header))
+        if forwarded is None:
+            raise FailedAuthentication(f"X-SSL-Client-Cert from {peer(environ)} holds no readable certificate")
+        if self._authorities and not forwarded.issued_by_one_of(self._authorities):
+            raise FailedAuthentication(f"the forwarded certificate {forwarded.subject} is not one of the client CA's")
+        return forwarded
+
+
+class CertificateOrToken:
+    """A registered client certificate, else a UsernameToken (``Authenticator``); both, if both came."""
+
+    def __init__(
+        self,
+        authenticator: Authenticator,
+        certificates: ClientCertificates,
+        store: Store,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ttl: float = INSTITUTION_TTL_SECONDS,
+    ) -> None:
+        self._authenticator = authenticator
+        self._certificates = certificates
+        self._store = store
+        self._clock = clock
+        self._ttl = ttl
+        self._known: dict[str, tuple[float, CertificateRecord, InstitutionRecord | None]] = {}
+        self._lock = threading.Lock()
+
+    def verify(
+        self, headers: Sequence[etree._Element], environ: dict[str, Any]
+    ) -> tuple[InstitutionRecord, NonceClaim | None]:
+        presented = self._certificates.presented(environ)
+        if presented is None:
+            return self._authenticator.verify(headers)
+        institution = self._holder(presented)
+        if not any(entry.tag == SECURITY for entry in headers):
+            return institution, None
+        token_holder, nonce = self._authenticator.verify(headers)
+        if token_holder.id != institution.id:
+            raise FailedAuthentication(
+                f"the certificate of {institution.id} came with a UsernameToken of {token_holder.id}"
+            )
+        return institution, nonce
+
+    def _holder(self, certificate: Certificate) -> InstitutionRecord:
+        now = self._clock()
+        if not certificate.valid_at(now):
+            raise FailedAuthentication(
+                f"certificate {certificate.fingerprint} ({certificate.subject}) is valid from "
+                f"{certificate.not_before:%Y-%m-%d} to {certificate.not_after:%Y-%m-%d}, not on {now:%Y-%m-%d}"
+            )
+        record, institution = self._registered(certificate.fingerprint)
+        if record is None:
+            raise FailedAuthentication(
+                f"certificate {certificate.fingerprint} ({certificate.subject}) is not registered"
+            )
+        if institution is None or not institution.enabled:
+            raise FailedAuthentication(
+                f"certificate {certificate.fingerprint} is of disabled institution {record.institution_id}"
+            )
+        return institution
+
+    def _registered(self, fingerprint: str) -> tuple[CertificateRecord | None, InstitutionRecord | None]:
+        moment = time.monotonic()
+        with self._lock:
+            remembered = self._known.get(fingerprint)
+        if remembered is not None and moment - remembered[0] < self._ttl:
+            return remembered[1], remembered[2]
+        with self._store.transaction() as tx:
+            record = tx.certificate(fingerprint)
+            institution = None if record is None else tx.institution(record.institution_id)
+        with self._lock:
+            if record is None:
+                self._known.pop(fingerprint, None)
+            else:
+                self._known[fingerprint] = (moment, record, institution)
+        return record, institution

@@ -3,8 +3,9 @@
 Invariant: a request reaches an operation only after, in this order, its path and method are the endpoint's,
 its whole body was read within the size limit, its Content-Type is text/xml, it parsed safely as a SOAP 1.1
 envelope with one Body element naming an operation of the service, its SOAPAction is empty or that operation's,
-its Body validated against the schema, and its UsernameToken proved an institution. Every answer is either a
-response whose Body validated against the schema or a fault; nothing else (no stack trace, no bare 500) leaves.
+its Body validated against the schema, and its caller (a registered client certificate or a UsernameToken)
+proved an institution. Every answer is either a response whose Body validated against the schema or a fault;
+nothing else (no stack trace, no bare 500) leaves.
 The body is always read or discarded completely before the answer is sent. The documents it serves name the
 endpoint as the client reached it, through a reverse proxy only when that proxy is trusted.
 """
@@ -19,6 +20,7 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from gateway.adapters.soap.application import Dispatcher
+from gateway.adapters.soap.callers import Caller, TokenCaller
 from gateway.adapters.soap.documents import ContractDocuments, TrustedProxies, endpoint_url
 from gateway.adapters.soap.envelope import parse_envelope
 from gateway.adapters.soap.http import (
@@ -62,11 +64,13 @@ class SoapEndpoint:
         access: AccessService,
         max_body_bytes: int,
         trusted_proxies: TrustedProxies | None = None,
+        caller: Caller | None = None,
     ) -> None:
         self._documents = documents
         self._schema = schema
         self._dispatcher = dispatcher
         self._authenticator = authenticator
+        self._caller: Caller = caller or TokenCaller(authenticator)
         self._directory = directory
         self._access = access
         self._max_body = max_body_bytes
@@ -135,7 +139,7 @@ class SoapEndpoint:
             )
         _check_action(environ, operation)
         self._schema.check_request(envelope.body)
-        institution, nonce = self._authenticator.verify(envelope.headers)
+        institution, nonce = self._caller.verify(envelope.headers, environ)
         dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory, self._access, nonce))
         self._schema.check_response(dispatched.response)
         answer: bytes = etree.tostring(dispatched.document, xml_declaration=True, encoding="UTF-8")

@@ -30,11 +30,11 @@ from typing import TypeVar
 from gateway.adapters.storage import MEMORY_SCHEME, common
 from gateway.adapters.storage.common import PruneSchedule, dump_json, utc
 from gateway.adapters.storage.migrations import latest_version
-from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
+from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Integration
 from gateway.domain.periods import Period, PeriodSet
-from gateway.errors import InstitutionExists, InternalError, StorageError
+from gateway.errors import InstitutionExists, InternalError, StorageError, UnknownInstitution
 
 __all__ = ["MemoryStore", "MemoryTransaction"]
 
@@ -61,6 +61,7 @@ class _Directory:
         self.tickets: set[str] = set()
         self.answers: dict[tuple[str, str], tuple[str, str, str]] = {}  # -> (operation, fingerprint, JSON)
         self.nonces: dict[tuple[str, str], datetime] = {}  # (institution, nonce) -> created
+        self.certificates: dict[str, CertificateRecord] = {}  # fingerprint -> record
 
 
 _NAMED: weakref.WeakValueDictionary[str, _Directory] = weakref.WeakValueDictionary()
@@ -200,7 +201,30 @@ class MemoryTransaction:
                 self._drop(self._d.nonces, old)
         return inserted
 
+    def certificate(self, fingerprint: str) -> CertificateRecord | None:
+        return self._d.certificates.get(fingerprint)
+
     # -- the operator's writes -----------------------------------------------------------------------------
+
+    def _add_certificate(self, record: CertificateRecord) -> bool:
+        if record.institution_id not in self._d.institutions:
+            raise UnknownInstitution(f"no institution {record.institution_id}")
+        if len(record.fingerprint) != 64 or record.fingerprint.strip("0123456789abcdef"):
+            raise self._refuse(f"fingerprint {record.fingerprint!r} is not 64 lowercase hex digits")
+        if record.not_after < record.not_before:
+            raise self._refuse("a certificate that expires before it is valid")
+        if record.fingerprint in self._d.certificates:
+            return False
+        stored = dataclasses.replace(record, not_before=utc(record.not_before), not_after=utc(record.not_after))
+        self._put(self._d.certificates, record.fingerprint, stored)
+        return True
+
+    def _remove_certificate(self, institution_id: str, fingerprint: str) -> bool:
+        found = self._d.certificates.get(fingerprint)
+        if found is None or found.institution_id != institution_id:
+            return False
+        self._drop(self._d.certificates, fingerprint)
+        return True
 
     def _add_institution(self, record: InstitutionRecord) -> None:
         if not _digits(record.id, 10):
@@ -311,6 +335,19 @@ class MemoryStore:
     def set_enabled(self, institution_id: str, enabled: bool) -> bool:
         with self.transaction() as tx:
             return tx._change_institution(institution_id, lambda r: dataclasses.replace(r, enabled=enabled))
+
+    def add_certificate(self, record: CertificateRecord) -> bool:
+        with self.transaction() as tx:
+            return tx._add_certificate(record)
+
+    def remove_certificate(self, institution_id: str, fingerprint: str) -> bool:
+        with self.transaction() as tx:
+            return tx._remove_certificate(institution_id, fingerprint)
+
+    def certificates(self) -> list[CertificateRecord]:
+        directory = self._open()
+        with directory.lock:
+            return sorted(directory.certificates.values(), key=lambda r: (r.institution_id, r.fingerprint))
 
     def catalogue(self) -> Catalogue:
         directory = self._open()

@@ -181,12 +181,36 @@ _POSTGRES_V1 = (
     "CREATE INDEX nonces_by_created ON nonces (created)",
 )
 
+# Version 2: TLS client certificates registered per institution, known by the SHA-256 of their DER form.
+_SQLITE_V2 = (
+    """CREATE TABLE certificates (
+        fingerprint TEXT PRIMARY KEY CHECK (length(fingerprint) = 64 AND fingerprint NOT GLOB '*[^0-9a-f]*'),
+        institution_id TEXT NOT NULL REFERENCES institutions (id),
+        subject TEXT NOT NULL,
+        not_before TEXT NOT NULL,
+        not_after TEXT NOT NULL CHECK (not_after >= not_before)
+    )""",
+    "CREATE INDEX certificates_by_institution ON certificates (institution_id)",
+)
+
+_POSTGRES_V2 = (
+    """CREATE TABLE certificates (
+        fingerprint text PRIMARY KEY CHECK (fingerprint ~ '^[0-9a-f]{64}$'),
+        institution_id text NOT NULL REFERENCES institutions (id),
+        subject text NOT NULL,
+        not_before timestamptz NOT NULL,
+        not_after timestamptz NOT NULL CHECK (not_after >= not_before)
+    )""",
+    "CREATE INDEX certificates_by_institution ON certificates (institution_id)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "catalogue, institutions, periods, attestations, audit, answers, nonces",
         {"SQLite": _SQLITE_V1, "PostgreSQL": _POSTGRES_V1},
     ),
+    Migration(2, "TLS client certificates of institutions", {"SQLite": _SQLITE_V2, "PostgreSQL": _POSTGRES_V2}),
 )
 
 

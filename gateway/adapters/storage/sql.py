@@ -28,11 +28,11 @@ from gateway.adapters.storage.common import (
     utc,
 )
 from gateway.adapters.storage.migrations import MIGRATIONS, latest_version
-from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
+from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
 from gateway.domain.periods import Period, PeriodSet
-from gateway.errors import GatewayError, InstitutionExists, InternalError, StorageError
+from gateway.errors import GatewayError, InstitutionExists, InternalError, StorageError, UnknownInstitution
 
 __all__ = [
     "Cursor",
@@ -112,6 +112,15 @@ _PERIOD_COLUMNS = "institution_id, ssin, code, start_date"
 def _institution(row: Row) -> InstitutionRecord:
     return InstitutionRecord(
         id=str(row[0]), name=str(row[1]), sector=int(row[2]), secret=str(row[3]), enabled=bool(row[4])
+    )
+
+
+_SELECT_CERTIFICATE = "SELECT fingerprint, institution_id, subject, not_before, not_after FROM certificates"
+
+
+def _certificate(dialect: Dialect, row: Row) -> CertificateRecord:
+    return CertificateRecord(
+        str(row[0]), str(row[1]), str(row[2]), dialect.read_stamp(row[3]), dialect.read_stamp(row[4])
     )
 
 
@@ -342,6 +351,10 @@ class SqlTransaction:
             self._run("DELETE FROM nonces WHERE created < ?", (stamp(stale),))
         return bool(inserted == 1)
 
+    def certificate(self, fingerprint: str) -> CertificateRecord | None:
+        row = self._run(f"{_SELECT_CERTIFICATE} WHERE fingerprint = ?", (fingerprint,)).fetchone()
+        return None if row is None else _certificate(self._dialect, row)
+
 
 class SqlStore(ABC):
     """The port's store on an SQL engine: the engine opens connections and transactions, the dialect speaks."""
@@ -448,6 +461,35 @@ class SqlStore(ABC):
 
     def set_enabled(self, institution_id: str, enabled: bool) -> bool:
         return self._update_institution("enabled", self._dialect.flag(enabled), institution_id)
+
+    def add_certificate(self, record: CertificateRecord) -> bool:
+        stamp = self._dialect.stamp
+        with self._write() as cur:
+            known = self._dialect.execute(cur, "SELECT 1 FROM institutions WHERE id = ?", (record.institution_id,))
+            if known.fetchone() is None:
+                raise UnknownInstitution(f"no institution {record.institution_id}")
+            added = self._dialect.execute(
+                cur,
+                "INSERT INTO certificates (fingerprint, institution_id, subject, not_before, not_after) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (fingerprint) DO NOTHING",
+                (
+                    record.fingerprint,
+                    record.institution_id,
+                    record.subject,
+                    stamp(record.not_before),
+                    stamp(record.not_after),
+                ),
+            ).rowcount
+            return bool(added == 1)
+
+    def remove_certificate(self, institution_id: str, fingerprint: str) -> bool:
+        with self._write() as cur:
+            statement = "DELETE FROM certificates WHERE institution_id = ? AND fingerprint = ?"
+            return bool(self._dialect.execute(cur, statement, (institution_id, fingerprint)).rowcount == 1)
+
+    def certificates(self) -> list[CertificateRecord]:
+        rows = self._read(f"{_SELECT_CERTIFICATE} ORDER BY institution_id, fingerprint")
+        return [_certificate(self._dialect, r) for r in rows]
 
     def catalogue(self) -> Catalogue:
         sectors = self._read("SELECT sector, name FROM sectors")

@@ -1,4 +1,5 @@
-"""The operator's commands for the SOAP service: ``serve`` and ``institutions`` (add, list, rotate-secret, disable).
+"""The operator's commands for the SOAP service: ``serve`` and ``institutions`` (add, list, rotate-secret, disable,
+add-certificate, remove-certificate).
 
 Invariant: ``serve`` checks its flow catalogue and upgrades the schema before it answers anything, says aloud when
 it runs with public demo secrets, a fixed day or an operator's flow catalogue, and never leaves the demo identities
@@ -73,6 +74,37 @@ def _provider_timeout(text: str) -> float:
     return value
 
 
+def _address_list(text: str) -> tuple[str, ...]:
+    from gateway.adapters.soap.documents import TrustedProxies
+    from gateway.errors import ConfigurationError
+
+    entries = tuple(e.strip() for e in text.split(",") if e.strip())
+    try:
+        TrustedProxies.parse(entries)
+    except (ConfigurationError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return entries
+
+
+def _tls_problem(certfile: Path | None, keyfile: Path | None, client_ca: Path | None) -> str | None:
+    """What is wrong with the HTTPS options, or None."""
+    import ssl
+
+    if (certfile is None) != (keyfile is None):
+        return "--certfile and --keyfile go together"
+    if certfile is not None and keyfile is not None:
+        try:
+            ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+        except (OSError, ssl.SSLError) as exc:
+            return f"the server certificate {certfile} with key {keyfile} cannot be used: {exc}"
+    if client_ca is not None:
+        try:
+            ssl.create_default_context(cafile=str(client_ca))
+        except (OSError, ssl.SSLError) as exc:
+            return f"the client CA bundle {client_ca} cannot be used: {exc}"
+    return None
+
+
 def _port(text: str) -> int:
     value = _positive(text)
     if value > 65535:
@@ -128,6 +160,23 @@ def register(subparsers: Any) -> None:
         metavar="SECONDS",
         help=f"how long SendFlow waits for a flow's provider ({_DEFAULT_PROVIDER_TIMEOUT:g})",
     )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        type=_address_list,
+        default=(),
+        metavar="IPS",
+        help="comma-separated addresses or networks of reverse proxies whose forwarded headers (the scheme, the "
+        "host, X-SSL-Client-Cert) are believed (none)",
+    )
+    serve.add_argument("--certfile", type=Path, metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    serve.add_argument("--keyfile", type=Path, metavar="PEM", help="the private key of --certfile")
+    serve.add_argument(
+        "--client-ca",
+        type=Path,
+        metavar="PEM",
+        help="CA bundle that client certificates must verify against (optional in the handshake; also checked "
+        "for a certificate a trusted proxy forwards)",
+    )
     serve.set_defaults(handler=handle_serve)
 
     institutions = subparsers.add_parser("institutions", help="manage the institutions that may call the gateway")
@@ -149,6 +198,9 @@ def register(subparsers: Any) -> None:
     disable.add_argument("id", type=_enterprise_number, metavar="ID")
     db_option(disable)
     disable.set_defaults(handler=handle_disable)
+    from gateway.entrypoints.commands.certificates import register_institution_actions
+
+    register_institution_actions(actions, db_option, _enterprise_number)
 
 
 # -- serve ----------------------------------------------------------------------------------------------
@@ -173,7 +225,15 @@ def handle_serve(args: argparse.Namespace) -> int:
         max_body_bytes=args.max_body_bytes,
         flow_catalogue=flows_file,
         provider_timeout_seconds=args.provider_timeout,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        certfile=args.certfile,
+        keyfile=args.keyfile,
+        client_ca=args.client_ca,
     )
+    problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca)
+    if problem is not None:
+        print(f"ksz-gateway serve: {problem}.", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
     logging.getLogger("spyne").setLevel(logging.WARNING)
 
@@ -187,7 +247,8 @@ def handle_serve(args: argparse.Namespace) -> int:
     finally:
         store.close()  # each worker opens its own after the fork
 
-    endpoint = f"http://{_url_host(settings.host)}:{settings.port}/soap/repertorium"
+    scheme = "http" if settings.certfile is None else "https"
+    endpoint = f"{scheme}://{_url_host(settings.host)}:{settings.port}/soap/repertorium"
     print(f"Directory: {store!r}, schema version {version}.")
     if settings.demo:
         print(
@@ -210,11 +271,20 @@ def handle_serve(args: argparse.Namespace) -> int:
         )
     print(f"Serving the repertorium at {endpoint} with {settings.workers} worker(s).")
     print(f"WSDL: {endpoint}?wsdl")
+    from gateway.contract.ssdn import CONNECTOR_PATH
+
+    print(f"Legacy connector (sendXML): {scheme}://{_url_host(settings.host)}:{settings.port}{CONNECTOR_PATH}")
+    if settings.certfile is not None:
+        verified = f"verified against {settings.client_ca}" if settings.client_ca else "not asked for (no --client-ca)"
+        print(f"HTTPS with {settings.certfile}; client certificates are optional and {verified}.")
+    if settings.forwarded_allow_ips:
+        proxies = ", ".join(settings.forwarded_allow_ips)
+        print(f"Forwarded headers (X-SSL-Client-Cert included) are believed from {proxies} only.")
     sys.stdout.flush()
 
     from gateway.entrypoints.wsgi import GatewayServer, SingleProcessServer
 
-    if settings.workers == 1:
+    if settings.workers == 1 and settings.certfile is None:  # HTTPS is gunicorn's, even for one worker
         SingleProcessServer(settings, open_store).run()
     else:
         GatewayServer(settings, open_store).run()
@@ -297,11 +367,16 @@ def handle_list(args: argparse.Namespace) -> int:
     store = _open(args.db)
     try:
         records = store.institutions()
+        certificates = store.certificates()
     finally:
         store.close()
+    from gateway.entrypoints.commands.certificates import describe
+
     for record in records:
         state = "enabled" if record.enabled else "disabled"
         print(f"{record.id}  sector {record.sector:>3}  {state:<8}  {record.name}")
+        for certificate in (c for c in certificates if c.institution_id == record.id):
+            print(f"            {describe(certificate)}")
     print(f"{len(records)} institution(s).")
     return 0
 
