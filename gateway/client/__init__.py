@@ -37,6 +37,7 @@ from zeep import exceptions as zeep_errors
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
+from gateway.client.legacy import LegacyClient
 from gateway.contract import safexml
 from gateway.contract.answers import (
     AccessAnswer,
@@ -84,6 +85,7 @@ __all__ = [
     "Integration",
     "IntegrationMade",
     "InvalidRequest",
+    "LegacyClient",
     "OperationAnswer",
     "PersonDecision",
     "PersonResult",

@@ -57,12 +57,15 @@ __all__ = [
     "Reply",
     "Salvage",
     "brussels_time",
+    "common_tag",
+    "manage_access_tag",
     "parse_document",
     "read_document",
     "reply_day",
     "reply_envelope",
     "request_envelope",
     "salvage",
+    "service_tag",
     "write_reply",
 ]
 
@@ -121,16 +124,22 @@ REASON_CODES: Mapping[str, str] = {
 NETWORK_CODES = frozenset({"30000001", "20000001", "31000007"})  # written without AuthorCodeList KSZGW
 
 
-def _s(local: str) -> str:
+def service_tag(local: str) -> str:
+    """An element of the SSDN Service namespace, in Clark notation."""
     return qname(SSDN_SERVICE_NS, local)
 
 
-def _c(local: str) -> str:
+def common_tag(local: str) -> str:
+    """An element of the SSDN Common namespace."""
     return qname(SSDN_COMMON_NS, local)
 
 
-def _m(local: str) -> str:
+def manage_access_tag(local: str) -> str:
+    """An element of the ManageAccess namespace."""
     return qname(SSDN_MANAGE_ACCESS_NS, local)
+
+
+_s, _c, _m = service_tag, common_tag, manage_access_tag
 
 
 _SUB = etree.SubElement

@@ -9,6 +9,7 @@ timestamps.
 
 Folder layout: ``manifest.json`` and, per sample ``NAME``, ``NAME.request.xml`` (a whole SOAP envelope without
 ``wsse:Security``; the replayer signs it as the manifest says) and ``NAME.response.xml`` (the expected answer).
+The legacy front's answers carry their SSDNReply as the text of ``xmlString``: it is compared as the XML it is.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from lxml import etree
 
 from gateway.contract import safexml
 from gateway.contract.names import (
+    CONNECTOR_NS,
     FAULT_NS,
     SOAP_ENV,
+    SSDN_SERVICE_NS,
     TNS,
     WSSE,
     WSU,
@@ -82,13 +85,16 @@ XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 DEMO_SECRETS: Mapping[str, str] = {demo.id: demo.secret for demo in DEMO_IDENTITIES}
 
 # What changes from run to run. Tickets are paired across the run; the masked values are simply set aside.
-TICKET_ELEMENTS = frozenset({qname(TNS, "Ticket")})
+TICKET_ELEMENTS = frozenset({qname(TNS, "Ticket"), qname(SSDN_SERVICE_NS, "Ticket")})
 TICKET_FIELDS = frozenset({"AttestationTicket"})  # rep:Information whose FieldValue is a Ticket
 MASKED_ELEMENTS: Mapping[str, str] = {
     qname(FAULT_NS, "Incident"): "{incident}",
     qname(WSU, "Created"): "{timestamp}",
     qname(WSU, "Expires"): "{timestamp}",
+    qname(SSDN_SERVICE_NS, "TimeReceive"): "{time}",  # the legacy front's SSDNReply: the gateway's clock
+    qname(SSDN_SERVICE_NS, "TimeResponse"): "{time}",
 }
+XML_STRING = qname(CONNECTOR_NS, "xmlString")  # the legacy front carries its document as text in it
 QNAME_TEXT = ("faultcode",)  # elements whose text is a QName: compared by its namespace, not by its prefix
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -421,7 +427,23 @@ def normalised(data: bytes, label: str = "the") -> etree._Element:
         if _blank(node.tail):
             node.tail = None
     etree.strip_tags(root, etree.Comment, etree.PI)
+    for carrier in root.iter(XML_STRING):
+        _unwrap(carrier)
     return root
+
+
+def _unwrap(carrier: etree._Element) -> None:
+    """The document an ``xmlString`` holds as text, made its child (so it is compared as XML, tickets paired and
+    times masked inside it); text that is no document stays text."""
+    text = carrier.text or ""
+    if len(carrier) or not text.strip():
+        return
+    try:
+        inner = normalised(re.sub(r"\A\s*<\?xml[^>]*\?>", "", text).encode("utf-8"))
+    except ValueError:
+        return
+    carrier.text = None
+    carrier.append(inner)
 
 
 def canonical(root: etree._Element, *, rewrite_prefixes: bool = True) -> str:

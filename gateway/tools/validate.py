@@ -1,16 +1,17 @@
 """Checking messages against the project's schemas with xmlschema, for people: every error with path and line.
 
 Invariant: a file is reported valid only when it is well-formed XML without a DOCTYPE and the message it holds (a
-bare document, or the one Body child of a SOAP 1.1 envelope; a SOAP fault needs no schema) validates against the
-schema of its namespace; a message of an unknown namespace, or an envelope without exactly one Body child, is an
-error. Each problem says where (a path from the message element, indexed where siblings share a name) and on
-which line.
+bare document, the one Body child of a SOAP 1.1 envelope, or the SSDN document that child carries as the text of the
+legacy front's ``xmlString``; a SOAP fault needs no schema) validates against the schema of its namespace; a
+message of an unknown namespace, or an envelope without exactly one Body child, is an error. Each problem says
+where (a path from the message element, indexed where siblings share a name) and on which line.
 
 The hot path of the server uses lxml instead; this module is for tools (``ksz-gateway validate``, sample checks).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.contract import safexml
-from gateway.contract.names import SOAP_ENV, SSDN_SERVICE_NS, TNS
+from gateway.contract.names import CONNECTOR_NS, SOAP_ENV, SSDN_SERVICE_NS, TNS
 from gateway.contract.resources import xsd_path
 
 __all__ = ["SCHEMA_FILES", "Problem", "check_bytes", "check_file"]
@@ -91,6 +92,24 @@ def _path(element: etree._Element, top: etree._Element) -> str:
     return "/" + "/".join(reversed(steps))
 
 
+def _carried(message: etree._Element, problems: list[Problem]) -> etree._Element | None:
+    """The message itself, or the SSDN document the legacy front's ``xmlString`` carries as text (None, with a
+    problem, when that text is no document)."""
+    if message.tag != f"{{{CONNECTOR_NS}}}xmlString" or len(message):
+        return message
+    text = re.sub(r"\A\s*<\?xml[^>]*\?>", "", message.text or "")
+    where = "/soap:Envelope/soap:Body/xmlString"
+    try:
+        inner = safexml.fromstring(text.encode("utf-8"))
+    except etree.XMLSyntaxError as exc:
+        problems.append(Problem(where, message.sourceline, f"the document in xmlString is not well-formed: {exc.msg}"))
+        return None
+    if inner.getroottree().docinfo.doctype:
+        problems.append(Problem(where, message.sourceline, "the document in xmlString has a DOCTYPE"))
+        return None
+    return inner
+
+
 def check_bytes(data: bytes) -> list[Problem]:
     """The problems of one XML document (empty when it is valid)."""
     try:
@@ -100,7 +119,8 @@ def check_bytes(data: bytes) -> list[Problem]:
     if root.getroottree().docinfo.doctype:
         return [Problem("/", 1, "a DOCTYPE is not allowed in these messages")]
     messages, problems = _messages(root)
-    for message in messages:
+    messages = [_carried(m, problems) for m in messages]
+    for message in (m for m in messages if m is not None):
         namespace = etree.QName(message).namespace or ""
         file_name = SCHEMA_FILES.get(namespace)
         if file_name is None:

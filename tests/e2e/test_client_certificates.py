@@ -12,7 +12,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -26,10 +26,15 @@ from network_schemas import network_schemas
 from ssdn_documents import Proof, Request, Sender, manage_access
 from tls_gateway import Gateway, cli, client_context, start, stop
 
+from gateway.client import AuthenticationFailed, InvalidRequest, LegacyClient, TransportError
+from gateway.domain.manage_access import Register, Registration
+from gateway.domain.periods import Period
+
 OCMW_A, OCMW_B, FAMILY, EMPLOYMENT = "0212345668", "0212345767", "0212345866", "0212345965"
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 REP = "urn:ksz-gateway:repertorium:v1"
 SIS = Proof(sis_card="1234567890")
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 @dataclass(frozen=True)
@@ -393,3 +398,84 @@ def test_a_forged_header_from_an_untrusted_address_is_ignored(untrusting: Gatewa
         Reply(answer.document).ok == "NO"
     )  # the token's institution acts: OCMW B, whose OrgUnit is not the document's
     assert Reply(answer.document).codes() == ["39100001"]
+
+
+# -- the client library's LegacyClient, for testing old integrations ----------------------------------------------
+
+
+def _legacy(server: Gateway, demo: Demo, who: str | None = OCMW_A, **options: object) -> LegacyClient:
+    url = f"https://{server.host}:{server.port}/connectors/webservice/KSZBCSSWebServiceConnectorPort"
+    cert = None if who is None else tuple(str(p) for p in demo.cert(who))
+    return LegacyClient(url, OCMW_A, cert=cert, ca=str(demo.ca), **options)  # type: ignore[arg-type]
+
+
+def test_the_legacy_client_registers_lists_and_unregisters_with_its_certificate(
+    https: Gateway, demo: Demo, ssin: Callable[[], str]
+) -> None:
+    person = ssin()
+    with _legacy(https, demo) as client:
+        registered = client.register(person, 1, date(2015, 1, 10), date(2015, 1, 31), sis_card="1234567890")
+        assert (registered.ok, registered.return_code, len(registered.ticket) <= 36) == ("YES", "0", True)
+        assert registered.services[0].registrations == (
+            Registration(1, Period(date(2015, 1, 10), date(2015, 1, 31)), OCMW_A, Register.SECONDARY),
+        )
+        listed = client.list(person, date(2015, 1, 1), register="PRIMARY")
+        assert [(r.org_unit, str(r.period)) for r in listed.services[0].registrations or ()] == [
+            ("17", "2015-01-10/2015-01-31")
+        ]
+        refused = client.register(person, 1, date(2015, 2, 1))
+        assert refused.ok == "NO" and refused.services[0].details[0].code == "39100003"
+        assert refused.services[0].details[0].reason == "PROOF_MISSING"
+        assert refused.services[0].registrations is None
+        removed = client.unregister(person, 1, date(2015, 1, 20), person=("X", "", "19" + person[:2] + "-00-00"))
+        assert removed.ok == "YES"
+        assert network_schemas().errors(removed.text.encode()) == []
+
+
+def test_the_legacy_client_sends_cdata_or_a_username_token(https: Gateway, demo: Demo) -> None:
+    token_only = _legacy(https, demo, None, username_token=(OCMW_A, "demo-ocmw-a"), cdata=True)
+    with token_only as client:
+        assert client.list("68060105329", date(2015, 1, 1)).ok == "YES"
+
+
+def test_the_legacy_client_says_which_refusal_it_met(https: Gateway, demo: Demo) -> None:
+    with _legacy(https, demo, OCMW_B) as unregistered, pytest.raises(AuthenticationFailed):
+        unregistered.list("68060105329", date(2015, 1, 1))
+    url = f"https://{https.host}:{https.port}/connectors/webservice/KSZBCSSWebServiceConnectorPort"
+    other = (str(demo.other / f"{OCMW_A}.pem"), str(demo.other / f"{OCMW_A}.key"))
+    with LegacyClient(url, OCMW_A, cert=other, ca=str(demo.ca)) as foreign, pytest.raises(TransportError):
+        foreign.list("68060105329", date(2015, 1, 1))
+    with _legacy(https, demo) as client, pytest.raises(InvalidRequest):
+        client.list("6806010532X", date(2015, 1, 1))
+
+
+def test_the_readmes_legacy_client_example_prints_what_it_promises(
+    new_database: Callable[[], str],
+    demo: Demo,
+    tmp_path_factory: pytest.TempPathFactory,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    section = README.read_text(encoding="utf-8").split("## The legacy front", 1)[1].split("\n## ", 1)[0]
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    promised = section.split("this prints", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    db = new_database()
+    assert cli("db", "upgrade", "--db", db).returncode == 0
+    server = start(
+        db,
+        tmp_path_factory.mktemp("readme"),
+        "--certfile",
+        str(demo.folder / "server.pem"),
+        "--keyfile",
+        str(demo.folder / "server.key"),
+        "--client-ca",
+        str(demo.ca),
+    )
+    try:
+        assert cli("institutions", "add-certificate", OCMW_A, str(demo.cert(OCMW_A)[0]), "--db", db).returncode == 0
+        example = code.replace("https://127.0.0.1:8443", f"https://127.0.0.1:{server.port}").replace(
+            '"demo-certs/', f'"{demo.folder}/'
+        )
+        exec(compile(example, "README.md", "exec"), {})
+    finally:
+        stop(server)
+    assert capsys.readouterr().out == promised

@@ -146,3 +146,41 @@ def test_the_envelopes_carry_the_document_as_text_in_a_bare_xml_string(cdata: bo
     reply = etree.fromstring(reply_envelope(_written(Detail(Severity.ERROR, Reason.INVALID_SSIN, "Wrong."))))
     inner = reply.find(f"{{{SOAP_ENV}}}Body/{{{CONNECTOR_NS}}}xmlString").text
     assert not inner.startswith("<?xml") and etree.fromstring(inner.encode()).tag.endswith("SSDNReply")
+
+
+def test_a_request_the_client_writes_reads_back_as_what_it_says() -> None:
+    from gateway.contract.resources import xsd_path
+    from gateway.contract.schema import MessageSchema
+    from gateway.contract.ssdn_client import write_request
+    from gateway.domain.manage_access import Action, AuthorizedUser, ManageAccessRequest, PersonData, Register
+    from gateway.domain.manage_access import Proof as DomainProof
+
+    user = AuthorizedUser("00000000097", "ksz@ocmw.example", "0212345668", 17, 1)
+    asked = (
+        ManageAccessRequest(
+            "68060105329",
+            1,
+            date(2015, 1, 10),
+            None,
+            Action.REGISTER,
+            17,
+            Register.ALL,
+            DomainProof("1234567890", None, PersonData("D'Hondt", "", "1968-06-01")),
+        ),
+        ManageAccessRequest(
+            "68060105329", None, date(2015, 1, 1), date(2015, 2, 1), Action.LIST, 7, None, DomainProof()
+        ),
+    )
+    text = write_request(user, asked, reference="ManageAccessRequest # 3", time_request="20150110T101500")
+    assert not text.startswith("<?xml") and "\n  <ssdn:RequestContext>" in text and "xmlns:common=" in text
+    root = parse_document(text)
+    MessageSchema(
+        xsd_path("ssdn-service.xsd").read_bytes(), "ssdn-service.xsd", str(xsd_path("ssdn-service.xsd"))
+    ).check_request(root)
+    document = read_document(root)
+    assert (document.user, document.reference, document.time_request) == (
+        user,
+        "ManageAccessRequest # 3",
+        "20150110T101500",
+    )
+    assert tuple(s.body for s in document.services) == asked

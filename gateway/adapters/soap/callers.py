@@ -26,11 +26,16 @@ from gateway.adapters.soap.http import peer
 from gateway.adapters.soap.wssecurity import INSTITUTION_TTL_SECONDS, SECURITY, Authenticator
 from gateway.app.ports import CertificateRecord, InstitutionRecord, NonceClaim, Store
 from gateway.contract.certificates import Certificate, forwarded_certificate
-from gateway.errors import FailedAuthentication
+from gateway.errors import FailedAuthentication, InvalidSecurity
 
 __all__ = ["FORWARDED_CERTIFICATE", "Caller", "CertificateOrToken", "ClientCertificates", "TokenCaller"]
 
 FORWARDED_CERTIFICATE = "HTTP_X_SSL_CLIENT_CERT"  # X-SSL-Client-Cert: URL-escaped PEM ($ssl_client_escaped_cert)
+_NEITHER = (
+    "The request came with neither a TLS client certificate nor a wsse:Security header: present the institution's "
+    "registered client certificate, or send a wsse:UsernameToken (Username, a #PasswordDigest Password, Nonce and "
+    "Created)."
+)
 
 
 class Caller(Protocol):
@@ -107,6 +112,8 @@ class CertificateOrToken:
     ) -> tuple[InstitutionRecord, NonceClaim | None]:
         presented = self._certificates.presented(environ)
         if presented is None:
+            if not any(entry.tag == SECURITY for entry in headers):
+                raise InvalidSecurity("neither a client certificate nor a wsse:Security header", public=_NEITHER)
             return self._authenticator.verify(headers)
         institution = self._holder(presented)
         if not any(entry.tag == SECURITY for entry in headers):
