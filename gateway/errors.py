@@ -12,6 +12,8 @@
     │   └── InvalidResponse               RESPONSE_INVALID           an answer failed the schema; never sent
     ├── RequestError                      (soap:Client faults: the message itself is wrong)
     │   ├── MalformedMessage              MALFORMED_MESSAGE          not well-formed XML, not a SOAP envelope
+    │   │   ├── UnsupportedEncoding       ENCODING_UNSUPPORTED       a body not in UTF-8 (WS-I R1012, R1018)
+    │   │   └── ForbiddenProcessingInstruction  PROCESSING_INSTRUCTION_FORBIDDEN  (SOAP 1.1 section 3)
     │   ├── VersionMismatch               VERSION_MISMATCH           a SOAP 1.2 (or other) envelope namespace
     │   ├── ForbiddenDoctype              DOCTYPE_FORBIDDEN          a DOCTYPE or entity declaration
     │   ├── EmptyBody                     EMPTY_BODY                 no request element in soap:Body
@@ -21,7 +23,8 @@
     │   ├── SoapActionMismatch            SOAPACTION_MISMATCH        SOAPAction names another operation
     │   ├── MustUnderstandFault           MUST_UNDERSTAND            a mustUnderstand header we do not know
     │   ├── MessageTooLarge               MESSAGE_TOO_LARGE          body over the size limit (HTTP 413)
-    │   └── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
+    │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
+    │   └── XmlLimitExceeded              XML_LIMIT_EXCEEDED         too deep, too many elements, names, text
     ├── AuthenticationError               (wsse: faults; one faultstring whatever failed)
     │   ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
     │   └── FailedAuthentication          FAILED_AUTHENTICATION      unknown user, wrong digest, stale, replay
@@ -43,6 +46,7 @@ __all__ = [
     "EmptyBody",
     "FailedAuthentication",
     "ForbiddenDoctype",
+    "ForbiddenProcessingInstruction",
     "GatewayError",
     "InstitutionExists",
     "InternalError",
@@ -62,8 +66,10 @@ __all__ = [
     "StorageError",
     "UnknownInstitution",
     "UnknownOperation",
+    "UnsupportedEncoding",
     "UnsupportedMediaType",
     "VersionMismatch",
+    "XmlLimitExceeded",
 ]
 
 
@@ -192,6 +198,29 @@ class MessageTooLarge(RequestError):
 class UnsupportedMediaType(RequestError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
+
+
+class UnsupportedEncoding(MalformedMessage):
+    """The body is not UTF-8, or its XML declaration names another encoding (WS-I Basic Profile R1012, R1018)."""
+
+    code = "ENCODING_UNSUPPORTED"
+
+
+class ForbiddenProcessingInstruction(MalformedMessage):
+    """A processing instruction, which SOAP 1.1 (section 3) and WS-I Basic Profile R1009 forbid."""
+
+    code = "PROCESSING_INSTRUCTION_FORBIDDEN"
+
+
+class XmlLimitExceeded(RequestError):
+    """A message beyond a bound of ``XmlLimits`` (depth, elements, attributes, namespaces, text); ``limit``
+    names the bound."""
+
+    code = "XML_LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class AuthenticationError(GatewayError):
