@@ -24,7 +24,8 @@
     │   ├── MustUnderstandFault           MUST_UNDERSTAND            a mustUnderstand header we do not know
     │   ├── MessageTooLarge               MESSAGE_TOO_LARGE          body over the size limit (HTTP 413)
     │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
-    │   └── XmlLimitExceeded              XML_LIMIT_EXCEEDED         too deep, too many elements, names, text
+    │   ├── XmlLimitExceeded              XML_LIMIT_EXCEEDED         too deep, too many elements, names, text
+    │   └── DateOutOfRange                DATE_OUT_OF_RANGE          a day or instant outside years 1 to 9999
     ├── AuthenticationError               (wsse: faults; one faultstring whatever failed)
     │   ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
     │   └── FailedAuthentication          FAILED_AUTHENTICATION      unknown user, wrong digest, stale, replay
@@ -43,6 +44,7 @@ __all__ = [
     "CatalogueError",
     "ConfigurationError",
     "ConflictError",
+    "DateOutOfRange",
     "EmptyBody",
     "FailedAuthentication",
     "ForbiddenDoctype",
@@ -221,6 +223,13 @@ class XmlLimitExceeded(RequestError):
     def __init__(self, message: str, *, limit: str | None = None) -> None:
         super().__init__(message)
         self.limit = limit
+
+
+class DateOutOfRange(RequestError, ValueError):
+    """A day or instant the calendar of the gateway cannot hold: before 0001-01-01 or after 9999-12-31, the
+    directory's last day (also a ``ValueError``, as date arithmetic past those days is)."""
+
+    code = "DATE_OUT_OF_RANGE"
 
 
 class AuthenticationError(GatewayError):
