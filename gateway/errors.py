@@ -12,7 +12,7 @@
     │   └── InvalidResponse               RESPONSE_INVALID           an answer failed the schema; never sent
     ├── RequestError                      (soap:Client faults: the message itself is wrong)
     │   ├── MalformedMessage              MALFORMED_MESSAGE          not well-formed XML, not a SOAP envelope
-    │   │   ├── UnsupportedEncoding       ENCODING_UNSUPPORTED       a body not in UTF-8 (WS-I R1012, R1018)
+    │   │   ├── NonUtf8Message            ENCODING_NOT_UTF8          a body not in UTF-8 (WS-I R1012, R1018)
     │   │   └── ForbiddenProcessingInstruction  PROCESSING_INSTRUCTION_FORBIDDEN  (SOAP 1.1 section 3)
     │   ├── VersionMismatch               VERSION_MISMATCH           a SOAP 1.2 (or other) envelope namespace
     │   ├── ForbiddenDoctype              DOCTYPE_FORBIDDEN          a DOCTYPE or entity declaration
@@ -59,6 +59,7 @@ __all__ = [
     "ManifestError",
     "MessageTooLarge",
     "MustUnderstandFault",
+    "NonUtf8Message",
     "ProviderError",
     "RequestError",
     "SampleError",
@@ -68,7 +69,6 @@ __all__ = [
     "StorageError",
     "UnknownInstitution",
     "UnknownOperation",
-    "UnsupportedEncoding",
     "UnsupportedMediaType",
     "VersionMismatch",
     "XmlLimitExceeded",
@@ -202,10 +202,10 @@ class UnsupportedMediaType(RequestError):
     http_status = 415
 
 
-class UnsupportedEncoding(MalformedMessage):
+class NonUtf8Message(MalformedMessage):
     """The body is not UTF-8, or its XML declaration names another encoding (WS-I Basic Profile R1012, R1018)."""
 
-    code = "ENCODING_UNSUPPORTED"
+    code = "ENCODING_NOT_UTF8"
 
 
 class ForbiddenProcessingInstruction(MalformedMessage):

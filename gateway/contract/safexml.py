@@ -28,7 +28,7 @@ from gateway.errors import (
     ForbiddenDoctype,
     ForbiddenProcessingInstruction,
     MalformedMessage,
-    UnsupportedEncoding,
+    NonUtf8Message,
     XmlLimitExceeded,
 )
 
@@ -113,16 +113,16 @@ def _declaration(data: bytes) -> tuple[int, int]:
 
 
 def check_utf8(data: bytes, subject: str = "The message") -> None:
-    """Raise ``UnsupportedEncoding`` unless ``data`` is UTF-8 throughout and declares no other encoding."""
+    """Raise ``NonUtf8Message`` unless ``data`` is UTF-8 throughout and declares no other encoding."""
     head = data[:8]
     if b"\x00" in head or head.startswith(_OTHER_MARKS):
         name = next((name for mark, name in _NOT_UTF8 if data.startswith(mark)), "UTF-16 or UTF-32")
-        raise UnsupportedEncoding(f"{subject} is encoded in {name}, not UTF-8: {_ADVICE}.")
+        raise NonUtf8Message(f"{subject} is encoded in {name}, not UTF-8: {_ADVICE}.")
     if not data.isascii():
         try:
             data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise UnsupportedEncoding(
+            raise NonUtf8Message(
                 f"{subject} is not UTF-8: the byte 0x{data[exc.start]:02X} at offset {exc.start} cannot start "
                 f"or continue a UTF-8 character; {_ADVICE}."
             ) from exc
@@ -132,7 +132,7 @@ def check_utf8(data: bytes, subject: str = "The message") -> None:
         name = (found[1] if found[1] is not None else found[2]).decode("utf-8")
         if name.strip().lower() not in _UTF8_NAMES:
             shown = name if len(name) <= 40 else name[:40] + "..."
-            raise UnsupportedEncoding(
+            raise NonUtf8Message(
                 f"The XML declaration names the encoding {shown!r}; this gateway reads UTF-8 only: {_ADVICE}."
             )
 
@@ -183,7 +183,7 @@ def _message_parser() -> etree.XMLParser:
 def read_message(data: bytes, limits: XmlLimits = DEFAULT_LIMITS, *, subject: str = "The message") -> etree._Element:
     """The root element of ``data``, a message from outside, read strictly (see the module's docstring).
 
-    Comments are dropped. Raises ``UnsupportedEncoding``, ``ForbiddenDoctype``,
+    Comments are dropped. Raises ``NonUtf8Message``, ``ForbiddenDoctype``,
     ``ForbiddenProcessingInstruction``, ``XmlLimitExceeded`` or ``MalformedMessage``, whose sentences begin
     with ``subject``.
     """

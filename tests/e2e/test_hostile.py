@@ -195,7 +195,7 @@ ATTACKS = [
         "UTF-16 DOCTYPE naming /etc/passwd",
         lambda t: t.before_envelope('<!DOCTYPE s SYSTEM "file:///etc/passwd">').decode().encode("utf-16"),
         CLIENT,
-        "ENCODING_UNSUPPORTED",
+        "ENCODING_NOT_UTF8",
     ),
     Attack(
         "UTF-16 DOCTYPE naming a FIFO",
@@ -203,7 +203,7 @@ ATTACKS = [
             t.before_envelope(f'<!DOCTYPE s [<!ENTITY % p SYSTEM "file://{t.fifo}"> %p;]>').decode().encode("utf-16-le")
         ),
         CLIENT,
-        "ENCODING_UNSUPPORTED",
+        "ENCODING_NOT_UTF8",
         names_the_fifo=True,
     ),
     Attack(
@@ -232,20 +232,20 @@ ATTACKS = [
         names_the_fifo=True,
     ),
     # -- encodings: UTF-8 only --------------------------------------------------------------------------
-    Attack("UTF-16 with a byte-order mark", lambda t: t.encoded("utf-16", "UTF-16"), CLIENT, "ENCODING_UNSUPPORTED"),
-    Attack("UTF-16BE declared UTF-8", lambda t: t.encoded("utf-16-be"), CLIENT, "ENCODING_UNSUPPORTED"),
-    Attack("UTF-32", lambda t: t.encoded("utf-32", "UTF-32"), CLIENT, "ENCODING_UNSUPPORTED"),
+    Attack("UTF-16 with a byte-order mark", lambda t: t.encoded("utf-16", "UTF-16"), CLIENT, "ENCODING_NOT_UTF8"),
+    Attack("UTF-16BE declared UTF-8", lambda t: t.encoded("utf-16-be"), CLIENT, "ENCODING_NOT_UTF8"),
+    Attack("UTF-32", lambda t: t.encoded("utf-32", "UTF-32"), CLIENT, "ENCODING_NOT_UTF8"),
     Attack(
         "ISO-8859-1 with accents",
         lambda t: (
             t.integrate().decode().replace("<rep:QualityCode>", "<!-- café --><rep:QualityCode>").encode("latin-1")
         ),
         CLIENT,
-        "ENCODING_UNSUPPORTED",
+        "ENCODING_NOT_UTF8",
     ),
-    Attack("declared ISO-8859-1", lambda t: t.encoded("latin-1", "ISO-8859-1"), CLIENT, "ENCODING_UNSUPPORTED"),
-    Attack("declared UTF-7", lambda t: t.encoded("utf-8", "UTF-7"), CLIENT, "ENCODING_UNSUPPORTED"),
-    Attack("declared windows-1252", lambda t: t.encoded("utf-8", "windows-1252"), CLIENT, "ENCODING_UNSUPPORTED"),
+    Attack("declared ISO-8859-1", lambda t: t.encoded("latin-1", "ISO-8859-1"), CLIENT, "ENCODING_NOT_UTF8"),
+    Attack("declared UTF-7", lambda t: t.encoded("utf-8", "UTF-7"), CLIENT, "ENCODING_NOT_UTF8"),
+    Attack("declared windows-1252", lambda t: t.encoded("utf-8", "windows-1252"), CLIENT, "ENCODING_NOT_UTF8"),
     Attack(
         "UTF-16 under charset=utf-16",
         lambda t: t.encoded("utf-16", "UTF-16"),
@@ -479,7 +479,7 @@ def test_no_answer_tells_whether_a_path_exists(
             answers.add((reply.status, reply.faultcode, reply.fault_reason, reply.faultstring))
     assert not _opened_by_a_reader(target.fifo)
     assert len(answers) == 1, answers
-    assert next(iter(answers))[2] == ("ENCODING_UNSUPPORTED" if encoding else "DOCTYPE_FORBIDDEN")
+    assert next(iter(answers))[2] == ("ENCODING_NOT_UTF8" if encoding else "DOCTYPE_FORBIDDEN")
 
 
 def test_namespace_floods_delay_no_one_else(gateway: Any, soap: Any, target: Target) -> None:

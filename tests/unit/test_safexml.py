@@ -31,9 +31,9 @@ from gateway.errors import (
     ForbiddenDoctype,
     ForbiddenProcessingInstruction,
     MalformedMessage,
+    NonUtf8Message,
     RequestError,
     SchemaViolation,
-    UnsupportedEncoding,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -195,7 +195,7 @@ def test_the_answer_is_the_same_whether_the_named_path_exists_or_not(tmp_path: P
             with pytest.raises(RequestError) as caught:
                 safexml.read_message(data)
             answers.add((type(caught.value), caught.value.message))
-    expected = UnsupportedEncoding if encoding else ForbiddenDoctype
+    expected = NonUtf8Message if encoding else ForbiddenDoctype
     assert len(answers) == 1 and next(iter(answers))[0] is expected, answers
 
 
@@ -232,7 +232,7 @@ DOC = '<a t="café">naïve 😀</a>'
     ],
 )
 def test_a_message_not_in_utf8_is_refused_before_it_is_parsed(data: bytes) -> None:
-    with pytest.raises(UnsupportedEncoding) as caught:
+    with pytest.raises(NonUtf8Message) as caught:
         safexml.read_message(data)
     assert "UTF-8" in caught.value.message and "R1012" in caught.value.message
     assert isinstance(caught.value, MalformedMessage)
@@ -255,7 +255,7 @@ def test_utf8_is_read_with_or_without_a_byte_order_mark(data: bytes) -> None:
 
 
 def test_the_refusal_names_the_offending_byte() -> None:
-    with pytest.raises(UnsupportedEncoding, match="0xE9 at offset 6"):
+    with pytest.raises(NonUtf8Message, match="0xE9 at offset 6"):
         safexml.read_message("<a>caf\u00e9</a>".encode("latin-1")[:-4] + b"</a>")
 
 

@@ -14,8 +14,8 @@ from gateway.errors import (
     ForbiddenProcessingInstruction,
     MalformedMessage,
     MustUnderstandFault,
+    NonUtf8Message,
     RequestError,
-    UnsupportedEncoding,
     VersionMismatch,
 )
 
@@ -54,7 +54,7 @@ def test_a_processing_instruction_is_refused_not_stripped(data: bytes) -> None:
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32", "latin-1"])
 def test_a_request_not_in_utf8_is_refused(encoding: str) -> None:
-    with pytest.raises(UnsupportedEncoding):
+    with pytest.raises(NonUtf8Message):
         parse_envelope(wrap('<r:Ping xmlns:r="urn:x">café</r:Ping>').decode().encode(encoding))
 
 
