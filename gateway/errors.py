@@ -26,12 +26,21 @@
     │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
     │   ├── XmlLimitExceeded              XML_LIMIT_EXCEEDED         too deep, too many elements, names, text
     │   └── DateOutOfRange                DATE_OUT_OF_RANGE          a day or instant outside years 1 to 9999
-    ├── AuthenticationError               (wsse: faults; one faultstring whatever failed)
+    ├── AuthenticationError               (wsse: faults; ``public`` is the faultstring)
     │   ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
-    │   └── FailedAuthentication          FAILED_AUTHENTICATION      unknown user, wrong digest, stale, replay
+    │   │   ├── IncompleteUsernameToken   USERNAME_TOKEN_INCOMPLETE  a password digest without Nonce or Created
+    │   │   └── UnsupportedEncoding       UNSUPPORTED_ENCODING       a Nonce EncodingType other than Base64Binary
+    │   └── FailedAuthentication          FAILED_AUTHENTICATION      unknown institution, wrong digest, disabled
+    │       ├── PasswordTextRefused       PASSWORD_TEXT_REFUSED      #PasswordText where only digests are accepted
+    │       ├── CreatedOutsideWindow      CREATED_OUTSIDE_WINDOW     wsu:Created too old or in the future
+    │       └── NonceReplayed             NONCE_REPLAYED             a nonce the institution used before
     └── SampleError                       (the integrator tools: replay, record; never raised by the server)
         ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
         └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
+
+An authentication error shows the caller only its ``public`` sentence. A plain ``FailedAuthentication`` (an
+unknown institution, a wrong digest, a disabled institution) always shows the one fixed sentence of its class, so
+nobody learns which institutions exist; every other refusal says what is wrong, since it reveals no secret.
 
 Errors carry their context as attributes (``path``, ``line``, ``operation``...). A dependency's exceptions
 are translated once, at the boundary, with ``raise ... from exc``.
@@ -44,12 +53,14 @@ __all__ = [
     "CatalogueError",
     "ConfigurationError",
     "ConflictError",
+    "CreatedOutsideWindow",
     "DateOutOfRange",
     "EmptyBody",
     "FailedAuthentication",
     "ForbiddenDoctype",
     "ForbiddenProcessingInstruction",
     "GatewayError",
+    "IncompleteUsernameToken",
     "InstitutionExists",
     "InternalError",
     "InvalidPeriod",
@@ -60,6 +71,8 @@ __all__ = [
     "MessageTooLarge",
     "MustUnderstandFault",
     "NonUtf8Message",
+    "NonceReplayed",
+    "PasswordTextRefused",
     "ProviderError",
     "RequestError",
     "SampleError",
@@ -69,6 +82,7 @@ __all__ = [
     "StorageError",
     "UnknownInstitution",
     "UnknownOperation",
+    "UnsupportedEncoding",
     "UnsupportedMediaType",
     "VersionMismatch",
     "XmlLimitExceeded",
@@ -233,19 +247,66 @@ class DateOutOfRange(RequestError, ValueError):
 
 
 class AuthenticationError(GatewayError):
-    """WS-Security refused the caller. The fault string is the same whatever part failed."""
+    """WS-Security refused the caller. ``message`` is for the log; ``public`` is what the caller reads: the class's
+    fixed sentence unless the refusal was given one that says what to change (never which secret or institution)."""
 
     code = "AUTHENTICATION_FAILED"
     public_message = "The security token could not be authenticated or authorized."
 
+    def __init__(self, message: str, *, public: str | None = None) -> None:
+        super().__init__(message)
+        self.public = public if public is not None else type(self).public_message
+
 
 class InvalidSecurity(AuthenticationError):
+    """The ``wsse:Security`` header is missing or malformed (``wsse:InvalidSecurity``)."""
+
     code = "INVALID_SECURITY"
     public_message = "An error was discovered processing the <wsse:Security> header."
 
 
+class IncompleteUsernameToken(InvalidSecurity):
+    """A password digest without the ``wsse:Nonce`` or ``wsu:Created`` it is made of."""
+
+    code = "USERNAME_TOKEN_INCOMPLETE"
+
+
+class UnsupportedEncoding(InvalidSecurity):
+    """A ``wsse:Nonce`` whose ``EncodingType`` is not Base64Binary."""
+
+    code = "UNSUPPORTED_ENCODING"
+
+
 class FailedAuthentication(AuthenticationError):
+    """The token does not prove an enabled institution: unknown, wrong digest or disabled, one answer for all."""
+
     code = "FAILED_AUTHENTICATION"
+
+
+class PasswordTextRefused(FailedAuthentication):
+    """The secret was sent as ``#PasswordText`` to a gateway that accepts only digests."""
+
+    code = "PASSWORD_TEXT_REFUSED"
+    public_message = (
+        "This gateway does not accept the secret as #PasswordText: send wsse:Password with Type "
+        '"http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0#PasswordDigest", '
+        "the digest Base64(SHA-1(nonce + Created + secret)), together with wsse:Nonce and wsu:Created."
+    )
+
+
+class CreatedOutsideWindow(FailedAuthentication):
+    """``wsu:Created`` lies outside the window around the gateway's clock; ``public`` names both times."""
+
+    code = "CREATED_OUTSIDE_WINDOW"
+
+
+class NonceReplayed(FailedAuthentication):
+    """The institution used this ``wsse:Nonce`` before, within the window: the request may be a replay."""
+
+    code = "NONCE_REPLAYED"
+    public_message = (
+        "This wsse:Nonce was used before: send a new random wsse:Nonce, and the digest made with it, in every request."
+    )
 
 
 class SampleError(GatewayError):

@@ -1,8 +1,14 @@
-"""Real directory databases for tests: a SQLite file per test and a PostgreSQL schema per test session.
+"""Directory stores for tests: one in memory and a SQLite file per test, a PostgreSQL schema per test session;
+and how hard the property tests try.
 
-``store`` runs a test once on each engine (ids ``sqlite`` and ``postgres``); the PostgreSQL one is skipped
-unless ``KSZ_TEST_POSTGRES_URL`` names a server (e.g. ``postgresql://postgres@127.0.0.1:5432/test``).
-The session's schema ``ksz_test_<pid>_<random>`` is dropped, with everything in it, when the session ends.
+``store`` runs a test once on each store (ids ``memory``, ``sqlite`` and ``postgres``); the PostgreSQL one is
+skipped unless ``KSZ_TEST_POSTGRES_URL`` names a server (e.g. ``postgresql://postgres@127.0.0.1:5432/test``).
+The memory store is named after nothing else (``memory:test-<random>``), so the CLI and a reopened store find
+it by its URL. The session's schema ``ksz_test_<pid>_<random>`` is dropped, with everything in it, when the
+session ends.
+
+Hypothesis runs the ``quick`` profile unless ``KSZ_HYPOTHESIS_PROFILE`` names another (CI runs ``thorough``;
+``pytest --hypothesis-profile`` overrides both). Tests state no example counts of their own.
 """
 
 from __future__ import annotations
@@ -14,11 +20,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
+from gateway.adapters.storage.memory import MemoryStore
 from gateway.adapters.storage.sqlite import SqliteStore
 from gateway.app.ports import Store
 
 POSTGRES_ENV = "KSZ_TEST_POSTGRES_URL"
+HYPOTHESIS_PROFILE_ENV = "KSZ_HYPOTHESIS_PROFILE"
+
+# No deadline: the machines that run the suite are shared, and a slow example is not a wrong one.
+settings.register_profile("quick", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get(HYPOTHESIS_PROFILE_ENV) or "quick")
 
 # The integration tests' helpers (directory_replay) are imported by tests and by the child processes they start
 # (multiprocessing passes sys.path on; subprocesses get it through PYTHONPATH), so their folder is on the path.
@@ -28,6 +42,14 @@ if INTEGRATION_HELPERS not in sys.path:
 
 # Every table that holds data (not the schema version): emptied between tests sharing the session's schema.
 _DATA_TABLES = ("nonces", "answers", "audit", "attestations", "periods", "institutions", "quality_codes", "sectors")
+
+
+@pytest.fixture
+def memory_store() -> Iterator[MemoryStore]:
+    store = MemoryStore(f"memory:test-{secrets.token_hex(8)}")
+    store.upgrade()
+    yield store
+    store.close()
 
 
 @pytest.fixture
@@ -69,8 +91,8 @@ def postgres_store(postgres_url: str) -> Iterator[Store]:
     store.close()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest) -> Store:
-    """The same test on each engine."""
+    """The same test on each store."""
     fixture: Store = request.getfixturevalue(f"{request.param}_store")
     return fixture

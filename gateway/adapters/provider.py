@@ -1,34 +1,32 @@
-"""Forwarding a flow's payload to its provider over SOAP 1.1, and a small provider for tests and demos.
+"""Forwarding a flow's payload to its provider over SOAP 1.1 (the application's ``Provider`` port).
 
-Invariant: ``SoapProvider`` either returns the provider's answer (the first element of its SOAP Body, as
-bytes) or raises ``ProviderError`` with a sentence that says what failed (unreachable, timed out, a fault,
-an answer that is not SOAP); it never blocks longer than its timeout.
+Invariant: ``SoapProvider`` either returns the provider's answer (the first element of its SOAP Body, as bytes) or
+raises ``ProviderError`` with a sentence that says what failed (unreachable, timed out, cut off, a fault, an answer
+that is not SOAP); it never blocks longer than its timeout. Every exception urllib, http.client, socket and ssl
+raise on a request is translated once, here, from ``FAILURES`` (a test walks their exception classes).
 """
 
 from __future__ import annotations
 
 import copy
+import http.client
 import socket
-import threading
-import time
+import ssl
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
 from gateway.contract import safexml
-from gateway.contract.names import SOAP_ENV
+from gateway.contract.names import SOAP_ENV, qname
 from gateway.domain.access import Flow
 from gateway.errors import ProviderError
 
-__all__ = ["DemoProvider", "SoapProvider"]
+__all__ = ["FAILURES", "SoapProvider", "translate"]
 
-DEMO_NS = "urn:ksz-gateway:demo-provider"
+_FAULT = qname(SOAP_ENV, "Fault")
 
 
 def _envelope(payload: bytes | None) -> bytes:
@@ -45,8 +43,8 @@ def _body_child(answer: bytes) -> etree._Element | None:
         root = safexml.fromstring(answer)
     except etree.XMLSyntaxError as exc:
         raise ProviderError(f"the provider's answer is not XML ({exc})") from exc
-    body = root.find(f"{{{SOAP_ENV}}}Body")
-    if root.tag != f"{{{SOAP_ENV}}}Envelope" or body is None:
+    body = root.find(qname(SOAP_ENV, "Body"))
+    if root.tag != qname(SOAP_ENV, "Envelope") or body is None:
         raise ProviderError("the provider's answer is not a SOAP 1.1 envelope")
     child = next(iter(body), None)
     if child is None:
@@ -54,6 +52,89 @@ def _body_child(answer: bytes) -> etree._Element | None:
     detached = copy.deepcopy(child)  # without the envelope's namespace declarations
     etree.cleanup_namespaces(detached)
     return detached
+
+
+def _fault(child: etree._Element | None) -> str | None:
+    """What the provider's SOAP fault says, as a sentence; None for an answer that is no fault."""
+    if child is None or child.tag != _FAULT:
+        return None
+    return f"the provider answered a fault: {child.findtext('faultstring') or ''}"
+
+
+# -- what each failure of a request means ------------------------------------------------------------------
+# Sentences formatted with the exception (``exc``), its class name (``kind``) and the timeout in seconds.
+
+UNREACHABLE = "the provider could not be reached ({exc})"
+UNKNOWN_HOST = "the provider could not be reached: its host name is unknown ({exc})"
+LATE = "the provider did not answer within {timeout:g} s"
+DROPPED = "the provider closed the connection before its answer was complete ({kind}: {exc})"
+NOT_HTTP = "the provider's answer is not HTTP ({kind}: {exc})"
+NO_TLS = "the provider could not be reached over TLS ({exc})"
+UNUSABLE_URL = "the provider's URL cannot be used ({exc})"
+URLLIB_REFUSED = "the provider's URL cannot be used ({exc.reason})"  # urllib's own sentence about the URL
+NOT_2XX = "the provider answered HTTP {exc.code}"  # unless its answer is a SOAP fault, which says why
+
+FAILURES: Mapping[type[BaseException], str] = {
+    ValueError: UNUSABLE_URL,  # urllib.request.Request and http.client refuse the URL itself
+    OSError: UNREACHABLE,
+    BlockingIOError: UNREACHABLE,
+    InterruptedError: UNREACHABLE,
+    PermissionError: UNREACHABLE,
+    ConnectionError: UNREACHABLE,
+    ConnectionRefusedError: UNREACHABLE,
+    BrokenPipeError: DROPPED,
+    ConnectionAbortedError: DROPPED,
+    ConnectionResetError: DROPPED,
+    TimeoutError: LATE,
+    socket.herror: UNKNOWN_HOST,
+    socket.gaierror: UNKNOWN_HOST,
+    ssl.SSLError: NO_TLS,
+    ssl.SSLCertVerificationError: NO_TLS,
+    ssl.SSLSyscallError: NO_TLS,
+    ssl.SSLWantReadError: NO_TLS,
+    ssl.SSLWantWriteError: NO_TLS,
+    ssl.SSLZeroReturnError: DROPPED,
+    ssl.SSLEOFError: DROPPED,
+    urllib.error.URLError: URLLIB_REFUSED,  # when it wraps the socket's own failure, that one is translated
+    urllib.error.HTTPError: NOT_2XX,
+    urllib.error.ContentTooShortError: DROPPED,
+    http.client.HTTPException: NOT_HTTP,
+    http.client.BadStatusLine: NOT_HTTP,
+    http.client.LineTooLong: NOT_HTTP,
+    http.client.UnknownProtocol: NOT_HTTP,
+    http.client.UnknownTransferEncoding: NOT_HTTP,
+    http.client.UnimplementedFileMode: NOT_HTTP,
+    http.client.InvalidURL: UNUSABLE_URL,
+    http.client.RemoteDisconnected: DROPPED,
+    http.client.IncompleteRead: DROPPED,
+    http.client.NotConnected: DROPPED,
+    http.client.ImproperConnectionState: DROPPED,
+    http.client.CannotSendRequest: DROPPED,
+    http.client.CannotSendHeader: DROPPED,
+    http.client.ResponseNotReady: DROPPED,
+}
+
+
+def _answered_fault(exc: urllib.error.HTTPError) -> str | None:
+    try:
+        return _fault(_body_child(exc.read()))
+    except (ProviderError, OSError, http.client.HTTPException):
+        return None  # an error answer that is no SOAP envelope, or that broke off: its status says enough
+
+
+def translate(exc: BaseException, timeout: float) -> ProviderError:
+    """The ``ProviderError`` that says what ``exc`` means: the sentence of its most specific class in ``FAILURES``
+    (the socket's own failure where urllib wraps one, the provider's fault where it answered one). An exception
+    no entry covers is no failure of the provider: it is raised again."""
+    if isinstance(exc, urllib.error.URLError) and isinstance(exc.reason, BaseException):
+        return translate(exc.reason, timeout)
+    if isinstance(exc, urllib.error.HTTPError) and (fault := _answered_fault(exc)) is not None:
+        return ProviderError(fault)
+    for kind in type(exc).__mro__:
+        sentence = FAILURES.get(kind)
+        if sentence is not None:
+            return ProviderError(sentence.format(exc=exc, kind=type(exc).__name__, timeout=timeout))
+    raise exc
 
 
 @dataclass(frozen=True)
@@ -65,108 +146,23 @@ class SoapProvider:
     def __call__(self, flow: Flow, payload: bytes | None, ticket: str) -> bytes | None:
         if flow.provider_url is None:
             return None
-        request = urllib.request.Request(
-            flow.provider_url,
-            data=_envelope(payload),
-            method="POST",
-            headers={
-                "Content-Type": "text/xml; charset=utf-8",
-                "SOAPAction": f'"{flow.provider_action or ""}"',
-                "X-Gateway-Ticket": ticket,
-            },
-        )
         try:
+            request = urllib.request.Request(
+                flow.provider_url,
+                data=_envelope(payload),
+                method="POST",
+                headers={
+                    "Content-Type": "text/xml; charset=utf-8",
+                    "SOAPAction": f'"{flow.provider_action or ""}"',
+                    "X-Gateway-Ticket": ticket,
+                },
+            )
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 answer = response.read()
-        except urllib.error.HTTPError as exc:
-            body = exc.read()
-            child = _body_child(body) if body else None
-            if child is not None and child.tag == f"{{{SOAP_ENV}}}Fault":
-                raise ProviderError(f"the provider answered a fault: {child.findtext('faultstring') or ''}") from exc
-            raise ProviderError(f"the provider answered HTTP {exc.code}") from exc
-        except TimeoutError as exc:
-            raise ProviderError(f"the provider did not answer within {self.timeout:g} s") from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            if isinstance(reason, TimeoutError | socket.timeout):
-                raise ProviderError(f"the provider did not answer within {self.timeout:g} s") from exc
-            raise ProviderError(f"the provider could not be reached ({reason})") from exc
+        except tuple(FAILURES) as exc:
+            raise translate(exc, self.timeout) from exc
         child = _body_child(answer)
-        if child is not None and child.tag == f"{{{SOAP_ENV}}}Fault":
-            raise ProviderError(f"the provider answered a fault: {child.findtext('faultstring') or ''}")
+        fault = _fault(child)
+        if fault is not None:
+            raise ProviderError(fault)
         return None if child is None else etree.tostring(child)
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class DemoProvider:
-    """A real SOAP server on loopback that acknowledges what it receives, for tests and demos.
-
-    ``mode`` is ``ok`` (acknowledge), ``fault`` (answer a SOAP fault) or ``slow`` (wait ``delay`` seconds,
-    then acknowledge). ``received`` keeps the payloads it acknowledged, in order.
-    """
-
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, mode: str = "ok", delay: float = 0.0) -> None:
-        self.mode = mode
-        self.delay = delay
-        self.received: list[bytes] = []
-        self._lock = threading.Lock()
-        self._server: WSGIServer = make_server(host, port, self._app, handler_class=_QuietHandler)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/provider"
-
-    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        if self.mode == "slow":
-            time.sleep(self.delay)
-        headers = [("Content-Type", "text/xml; charset=utf-8")]
-        if self.mode == "fault":
-            fault = (
-                "<soap:Fault><faultcode>soap:Server</faultcode>"
-                "<faultstring>The demo provider refuses this message.</faultstring></soap:Fault>"
-            )
-            start_response("500 Internal Server Error", headers)
-            return [f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>{fault}</soap:Body></soap:Envelope>'.encode()]
-        try:
-            child = _body_child(body)
-        except ProviderError:
-            start_response("400 Bad Request", headers)
-            return [b""]
-        received = b"" if child is None else etree.tostring(child)
-        with self._lock:
-            self.received.append(received)
-        ticket = escape(environ.get("HTTP_X_GATEWAY_TICKET", ""))
-        ack = (
-            f'<prov:Acknowledgement xmlns:prov="{DEMO_NS}"><prov:Ticket>{ticket}</prov:Ticket>'
-            f"<prov:Accepted>true</prov:Accepted></prov:Acknowledgement>"
-        )
-        start_response("200 OK", headers)
-        return [f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body>{ack}</soap:Body></soap:Envelope>'.encode()]
-
-    def start(self) -> DemoProvider:
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> DemoProvider:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

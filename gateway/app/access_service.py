@@ -7,13 +7,12 @@ record in one transaction, after the provider accepted the payload. Every decisi
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
-from gateway.app.directory_service import Exchange, brussels_today, new_ticket
-from gateway.app.ports import InstitutionRecord, NonceClaim, Store, Transaction
+from gateway.app.exchange import REFUSED, Answers, UseCase
+from gateway.app.ports import InstitutionRecord, NonceClaim, Transaction
 from gateway.domain.access import (
     AccessDecision,
     AccessReason,
@@ -24,14 +23,15 @@ from gateway.domain.access import (
     decide,
     qualifying_codes,
 )
-from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Detail, DirectoryRequest, Ok, Severity, Summary, integrate
 from gateway.domain.identifiers import check_ssin
 from gateway.domain.periods import PeriodSet
 from gateway.domain.results import FlowResult, decode_flow, encode_flow
 from gateway.errors import ProviderError
 
-__all__ = ["AccessService", "Provider", "ProviderError"]
+__all__ = ["FLOWS", "AccessService", "Provider", "ProviderError"]
+
+FLOWS: Answers[FlowResult] = Answers(encode_flow, decode_flow)
 
 
 class Provider(Protocol):
@@ -45,14 +45,9 @@ def no_provider(flow: Flow, payload: bytes | None, ticket: str) -> bytes | None:
 
 
 @dataclass
-class AccessService:
-    store: Store
-    catalogue: Catalogue
+class AccessService(UseCase):
     flows: FlowCatalogue
     provider: Provider = no_provider
-    today: Callable[[], date] = brussels_today
-    ticket: Callable[[], str] = new_ticket
-    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def check_access(
         self,
@@ -63,14 +58,13 @@ class AccessService:
         nonce: NonceClaim | None = None,
     ) -> FlowResult:
         """Decide without side effects (the decision is audited)."""
-        exchange = Exchange(institution, "CheckAccess", reference, request.describe(), self.now())
-        with self.store.transaction() as tx:
-            earlier = self._begin(tx, exchange, nonce)
-            if earlier is not None:
-                return earlier
-            result = self._result(self._decide(tx, institution, request), ())
-            exchange.record(tx, encode_flow(result))
-            return result
+        exchange = self.exchange(institution, "CheckAccess", reference, request.describe(), FLOWS)
+        return self.answer(
+            exchange,
+            nonce,
+            lambda tx, detail: self._refused(detail),
+            lambda tx: self._result(self._decide(tx, institution, request), ()),
+        )
 
     def send_flow(
         self,
@@ -81,16 +75,16 @@ class AccessService:
         nonce: NonceClaim | None = None,
     ) -> FlowResult:
         """Decide; when allowed, forward the payload, then make the effects. Nothing applied on any failure."""
-        exchange = Exchange(institution, "SendFlow", reference, request.describe(), self.now())
+        exchange = self.exchange(institution, "SendFlow", reference, request.describe(), FLOWS)
         flow = self.flows.get(request.flow)
         with self.store.transaction() as tx:
-            earlier = self._begin(tx, exchange, nonce)
+            earlier = exchange.answer_due(tx, nonce, self._refused)
             if earlier is not None:
                 return earlier
             decision = self._decide(tx, institution, request)
             if flow is None or flow.provider_url is None or not decision.allowed:
                 result = self._apply(tx, institution, decision, None)
-                exchange.record(tx, encode_flow(result))
+                exchange.record(tx, result)
                 return result
         # A provider is called outside any transaction, so a slow provider holds no locks; the effects are
         # made afterwards in their own transaction, together with the audit record, only when it accepted.
@@ -104,16 +98,16 @@ class AccessService:
                 f"The provider of flow {flow.id} did not accept the message: {exc.message}. Nothing was applied.",
                 (("Flow", flow.id),),
             )
-            failed = FlowResult(ticket, Summary(Ok.NO, 10000), False, decision.persons, (detail,))
+            failed = FlowResult(ticket, REFUSED, False, decision.persons, (detail,))
             with self.store.transaction() as tx:
-                exchange.record(tx, encode_flow(failed), keep=False)
+                exchange.record(tx, failed, keep=False)
             return failed
         with self.store.transaction() as tx:
-            earlier = self._begin(tx, exchange, None)  # the same Reference may have been answered meanwhile
+            earlier = exchange.answer_due(tx, None, self._refused)  # the same Reference may have been answered since
             if earlier is not None:
                 return earlier
             result = self._apply(tx, institution, decision, answer, ticket)
-            exchange.record(tx, encode_flow(result))
+            exchange.record(tx, result)
             return result
 
     # -- steps ---------------------------------------------------------------------------------------------
@@ -179,18 +173,11 @@ class AccessService:
         answer: bytes | None = None,
         ticket: str | None = None,
     ) -> FlowResult:
-        summary = Summary(Ok.YES, 0) if decision.allowed else Summary(Ok.NO, 10000)
+        summary = Summary(Ok.YES, 0) if decision.allowed else REFUSED
         return FlowResult(
             ticket or self.ticket(), summary, decision.allowed, decision.persons, decision.details, made, answer
         )
 
-    def _begin(self, tx: Transaction, exchange: Exchange, nonce: NonceClaim | None) -> FlowResult | None:
-        """The answer already due to this exchange's Reference (the first one, or a refusal), else None."""
-        earlier = exchange.begin(tx, nonce)
-        if earlier is None:
-            return None
-        if exchange.repeats(earlier):
-            return decode_flow(earlier.answer)
-        refused = FlowResult(self.ticket(), Summary(Ok.NO, 10000), False, (), (exchange.reused(),))
-        exchange.record(tx, encode_flow(refused), keep=False)
-        return refused
+    def _refused(self, detail: Detail) -> FlowResult:
+        """The whole request refused for ``detail``: no person decided, nothing applied."""
+        return FlowResult(self.ticket(), REFUSED, False, (), (detail,))

@@ -1,8 +1,11 @@
 """The storage port: what the gateway needs from a directory database, whatever the engine.
 
 Invariant: every change to the directory happens inside one ``Store.transaction()``: the periods, the audit
-record, recorded attestations and the stored answer of a Reference are committed together or not at all.
-Adapters map rows to the domain's frozen values explicitly; no domain class is a table.
+record, recorded attestations, the claimed nonce and the stored answer of a Reference are committed together or
+not at all. Adapters map rows to the domain's frozen values explicitly; no domain class is a table. A store
+raises only the project's errors: ``StorageError`` when its database is unavailable (a retry or an operator can
+mend it), ``InternalError`` when a write breaks one of its constraints (the caller's bug: the domain keeps them
+all), ``InstitutionExists`` for an enterprise number added twice.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    """A directory database: SQLite (embedded, the default) or PostgreSQL (many processes and machines)."""
+    """A directory database: SQLite (embedded, the default), PostgreSQL (many processes and machines) or memory."""
 
     url: str
 
@@ -130,10 +133,6 @@ class Store(Protocol):
 
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction: commits when the block ends, rolls back when it raises."""
-        ...
-
-    def use_nonce(self, institution_id: str, nonce: str, created: datetime, now: datetime) -> bool:
-        """Remember a WS-Security nonce; False when this institution used it before (replay). Commits."""
         ...
 
     # Operator's administration

@@ -9,16 +9,14 @@ It also plans the flow's effects (automatic integrations, R6.1 and R2.6) without
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gateway.domain.catalogue import OCMW_SECTOR, Catalogue, CatalogueError
+from gateway.domain.catalogue import OCMW_SECTOR, Catalogue, CatalogueError, read_data_file
 from gateway.domain.directory import Detail, Severity, new_request_period, resolve_integration_period
 from gateway.domain.identifiers import check_ssin
 from gateway.domain.periods import Period, PeriodSet, covers_day, missing, normalize, overlaps
@@ -197,15 +195,8 @@ def _parse_effect(e: Mapping[str, Any]) -> Effect:
 
 def load_flow_catalogue(source: str | Path | None = None) -> FlowCatalogue:
     """The flow catalogue from a file path, or the default one shipped in ``gateway/data``."""
-    if source is None:
-        text = resources.files("gateway.data").joinpath(DEFAULT_FLOW_FILE).read_text(encoding="utf-8")
-    else:
-        text = Path(source).read_text(encoding="utf-8")
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise CatalogueError(f"malformed flow catalogue {source}: {exc}") from exc
-    return FlowCatalogue.from_dict(data)
+    shipped_or_path = DEFAULT_FLOW_FILE if source is None else Path(source)
+    return FlowCatalogue.from_dict(read_data_file(shipped_or_path, "flow catalogue"))
 
 
 # -- the request and the decision ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ __all__ = [
     "MaxPeriod",
     "QualityCode",
     "load_catalogue",
+    "read_data_file",
 ]
 
 OCMW_SECTOR = 17
@@ -148,18 +149,24 @@ def _parse_max(spec: Mapping[str, Any]) -> MaxPeriod:
     return MaxPeriod(months=months)
 
 
+def read_data_file(source: str | Path, what: str) -> Any:
+    """The JSON of a data file: the name of a file shipped in ``gateway/data`` (a string without a ``/``), or any
+    other path. ``CatalogueError`` names ``what`` it should have been when it is not JSON; ``OSError`` when the
+    file cannot be read."""
+    shipped = resources.files("gateway.data").joinpath(str(source))
+    if isinstance(source, str) and "/" not in source and shipped.is_file():
+        text = shipped.read_text(encoding="utf-8")
+    else:
+        text = Path(source).read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise CatalogueError(f"malformed {what} {source}: {exc}") from exc
+
+
 def load_catalogue(sources: Iterable[str | Path] = (DEFAULT_CATALOGUE_FILE,)) -> Catalogue:
     """Load and merge catalogue files: the name of a file shipped in ``gateway/data``, or a path."""
     result = Catalogue()
     for source in sources:
-        shipped = resources.files("gateway.data").joinpath(str(source))
-        if isinstance(source, str) and "/" not in source and shipped.is_file():
-            text = shipped.read_text(encoding="utf-8")
-        else:
-            text = Path(source).read_text(encoding="utf-8")
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise CatalogueError(f"malformed quality-code catalogue {source}: {exc}") from exc
-        result = result.merged(Catalogue.from_dict(data))
+        result = result.merged(Catalogue.from_dict(read_data_file(source, "quality-code catalogue")))
     return result

@@ -29,6 +29,7 @@ __all__ = [
     "missing",
     "normalize",
     "overlaps",
+    "parse_day",
     "subtract",
     "union",
 ]
@@ -171,3 +172,11 @@ def add_months(day: date, months: int) -> date:
             f"outside the calendar the directory holds (0001-01-01 to {LAST_DAY.isoformat()})."
         )
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def parse_day(text: str, what: str = "date") -> date:
+    """The calendar day an operator or a data file writes as ``YYYY-MM-DD``; ``ValueError`` names ``what`` it is."""
+    try:
+        return date.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} {text!r} is not an ISO date (YYYY-MM-DD)") from exc

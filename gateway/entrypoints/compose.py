@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 
 from gateway.adapters.provider import SoapProvider
 from gateway.adapters.soap.application import Dispatcher, build_application
-from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments
+from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments, TrustedProxies
 from gateway.adapters.soap.edge import SoapEndpoint
 from gateway.adapters.soap.wssecurity import Authenticator
 from gateway.app.access_service import AccessService
@@ -63,6 +63,7 @@ def make_app(
         directory=directory,
         access=access,
         max_body_bytes=settings.max_body_bytes,
+        trusted_proxies=TrustedProxies.parse(settings.forwarded_allow_ips),
         xml_limits=XmlLimits(
             max_depth=settings.xml_max_depth,
             max_elements=settings.xml_max_elements,

@@ -46,6 +46,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "errorlog": "-",
             "loglevel": "info",
             "worker_exit": self._worker_exit,
+            # gunicorn believes X-Forwarded-Proto from 127.0.0.1 unless told otherwise: the same proxies as the app
+            "forwarded_allow_ips": ",".join(settings.forwarded_allow_ips),
         }
         if "control_socket_disable" in _known_settings():
             # gunicorn >= 24 opens a control socket at one fixed path per user: servers would clash.

@@ -1,10 +1,11 @@
 """Sample exchanges and their replay: request/response pairs in a folder, listed in replay order by a manifest.
 
 Invariant: a replayed sample passes only when the gateway's answer equals the expected response as canonical
-XML (C14N 2.0 of both trees after the same normalisation: standard prefixes, whitespace-only text dropped, comments
-dropped, fault codes resolved as QNames) and, when the manifest gives one, has the expected HTTP status. Only the
-values that must change between runs are set aside: tickets, matched one-to-one across the whole run (an expected
-ticket stands for exactly one actual ticket, wherever either appears), and masked incident ids and timestamps.
+XML (lxml's C14N 2.0 with prefixes rewritten, of both messages without comments, processing instructions and
+whitespace-only text; fault codes compared as QNames) and, when the manifest gives one, has the expected HTTP
+status. Only the values that must change between runs are set aside: tickets, matched one-to-one across the whole
+run (an expected ticket stands for exactly one actual ticket, wherever either appears), and masked incident ids and
+timestamps.
 
 Folder layout: ``manifest.json`` and, per sample ``NAME``, ``NAME.request.xml`` (a whole SOAP envelope without
 ``wsse:Security``; the replayer signs it as the manifest says) and ``NAME.response.xml`` (the expected answer).
@@ -12,21 +13,18 @@ Folder layout: ``manifest.json`` and, per sample ``NAME``, ``NAME.request.xml`` 
 
 from __future__ import annotations
 
-import base64
 import difflib
 import http.client
 import json
 import os
 import re
-import shutil
-import sys
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 from urllib.parse import urlsplit
 
 from lxml import etree
@@ -37,26 +35,22 @@ from gateway.contract.names import (
     SOAP_ENV,
     TNS,
     WSSE,
-    WSSE_BASE64,
-    WSSE_PASSWORD_DIGEST,
-    WSSE_PASSWORD_TEXT,
     WSU,
     action_of,
     qname,
 )
-from gateway.contract.wssecurity import password_digest
 from gateway.domain.demo import DEMO_IDENTITIES
+from gateway.domain.periods import parse_day
 from gateway.errors import ManifestError, SampleError, SampleTransportError
 
 __all__ = [
     "DEMO_SECRETS",
     "MANIFEST_FILE",
     "Comparison",
-    "Exchange",
+    "HttpAnswer",
     "Manifest",
     "ManifestError",
     "Outcome",
-    "ProgressBar",
     "Sample",
     "SampleError",
     "SampleTransportError",
@@ -65,6 +59,7 @@ __all__ = [
     "canonical",
     "compare",
     "load_manifest",
+    "normalised",
     "parse_manifest",
     "post",
     "pretty",
@@ -94,8 +89,7 @@ MASKED_ELEMENTS: Mapping[str, str] = {
     qname(WSU, "Created"): "{timestamp}",
     qname(WSU, "Expires"): "{timestamp}",
 }
-# Prefixes the canonical trees use, so that two messages differing only in prefixes compare equal.
-STANDARD_PREFIXES: Mapping[str, str] = {SOAP_ENV: "soap", TNS: "rep", FAULT_NS: "gw", WSSE: "wsse", WSU: "wsu"}
+QNAME_TEXT = ("faultcode",)  # elements whose text is a QName: compared by its namespace, not by its prefix
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _FIELD_NAME = qname(TNS, "FieldName")
@@ -107,7 +101,8 @@ _FIELD_VALUE = qname(TNS, "FieldValue")
 
 @dataclass(frozen=True, slots=True)
 class Signing:
-    """How to sign a request: as ``identity`` with its known secret, or with ``secret`` (e.g. a wrong one)."""
+    """How to sign a request: as ``identity`` with its known secret, or with ``secret`` (e.g. a wrong one); with a
+    digest (nonce and Created), or with the secret as text (``digest`` false: no nonce, no Created)."""
 
     identity: str
     secret: str | None = None
@@ -201,13 +196,13 @@ def response_path(folder: Path, name: str) -> Path:
     return folder / f"{name}{RESPONSE_SUFFIX}"
 
 
-def _day(value: Any, where: str) -> date | None:
+def _manifest_day(value: Any, where: str) -> date | None:
     if value is None:
         return None
     try:
-        return date.fromisoformat(str(value))
+        return parse_day(str(value), "day")
     except ValueError as exc:
-        raise ManifestError(f"{where}: day {value!r} is not a date YYYY-MM-DD") from exc
+        raise ManifestError(f"{where}: {exc}") from exc
 
 
 def _signing(value: Any, where: str) -> Signing | None:
@@ -251,7 +246,7 @@ def _sample(entry: Any, index: int, manifest_day: date | None, earlier: set[str]
     return Sample(
         name=name,
         sign=_signing(entry["sign"], where),
-        day=_day(entry["day"], where) if "day" in entry else manifest_day,
+        day=_manifest_day(entry["day"], where) if "day" in entry else manifest_day,
         shows=str(entry.get("shows") or ""),
         depends_on=tuple(depends_on),
         http_status=status,
@@ -262,7 +257,7 @@ def _sample(entry: Any, index: int, manifest_day: date | None, earlier: set[str]
 
 def parse_manifest(data: Mapping[str, Any]) -> Manifest:
     """A manifest from its JSON object; ``ManifestError`` says what is inconsistent."""
-    day = _day(data.get("day"), "the manifest")
+    day = _manifest_day(data.get("day"), "the manifest")
     identities = data.get("identities", {})
     if not isinstance(identities, dict) or not all(isinstance(v, str) for v in identities.values()):
         raise ManifestError("identities maps enterprise numbers to secrets")
@@ -336,38 +331,35 @@ def sign_request(
     secret: str,
     *,
     now: datetime | None = None,
-    nonce: bytes | None = None,
+    nonce: str | None = None,
 ) -> bytes:
-    """The request with a fresh ``wsse:Security`` UsernameToken (new nonce, Created now) as the first header.
+    """The request with a ``wsse:Security`` UsernameToken as its first header, written by zeep's ``UsernameToken``:
+    a digest over a fresh nonce (``nonce`` fixes it) and Created ``now``, or the secret as text.
 
     Raises ``ValueError`` when the request is not a SOAP envelope that can carry a header.
     """
+    from zeep.wsse.username import UsernameToken  # zeep is large: loaded only when a request is signed
+
     try:
         root = _parse(request)
     except etree.XMLSyntaxError as exc:
         raise ValueError(f"the request is not well-formed XML, so it cannot be signed: {exc}") from exc
     if root.tag != qname(SOAP_ENV, "Envelope"):
         raise ValueError("the request is not a SOAP 1.1 envelope, so it cannot be signed")
+    token = UsernameToken(  # type: ignore[no-untyped-call]
+        signing.identity,
+        secret,
+        use_digest=signing.digest,
+        nonce=nonce,
+        created=(now or datetime.now(UTC)).astimezone(UTC),
+        zulu_timestamp=True,
+    )
+    # zeep puts a Header first in the envelope if there was none (no whitespace: the Body keeps its lines).
+    token.apply(root, {})  # type: ignore[no-untyped-call]
     header = root.find(qname(SOAP_ENV, "Header"))
-    if header is None:
-        header = root.makeelement(qname(SOAP_ENV, "Header"))
-        root.insert(0, header)  # no whitespace added: the Body keeps its line numbers
-    raw_nonce = nonce if nonce is not None else os.urandom(16)
-    created = (now or datetime.now(UTC)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    security = header.makeelement(qname(WSSE, "Security"), nsmap={"wsse": WSSE, "wsu": WSU})
-    security.set(qname(SOAP_ENV, "mustUnderstand"), "1")
-    token = etree.SubElement(security, qname(WSSE, "UsernameToken"))
-    etree.SubElement(token, qname(WSSE, "Username")).text = signing.identity
-    password = etree.SubElement(token, qname(WSSE, "Password"))
-    if signing.digest:
-        password.set("Type", WSSE_PASSWORD_DIGEST)
-        password.text = password_digest(raw_nonce, created, secret)
-    else:
-        password.set("Type", WSSE_PASSWORD_TEXT)
-        password.text = secret
-    nonce_el = etree.SubElement(token, qname(WSSE, "Nonce"), EncodingType=WSSE_BASE64)
-    nonce_el.text = base64.b64encode(raw_nonce).decode("ascii")
-    etree.SubElement(token, qname(WSU, "Created")).text = created
+    security = None if header is None else header.find(qname(WSSE, "Security"))
+    assert header is not None and security is not None
+    security.set(qname(SOAP_ENV, "mustUnderstand"), "1")  # the gateway must understand it, or refuse the request
     header.insert(0, security)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))
 
@@ -416,62 +408,31 @@ def _blank(text: str | None) -> bool:
     return text is None or not text.strip()
 
 
-def canonical(root: etree._Element) -> etree._Element:
-    """A normalised copy: standard prefixes, no comments or PIs, no whitespace-only text, QName fault codes
-    written with the standard prefix of their namespace."""
-    namespaces: dict[str, str] = {}
-
-    def note(namespace: str | None) -> None:
-        if namespace and namespace not in namespaces:
-            namespaces[namespace] = STANDARD_PREFIXES.get(namespace) or f"ns{len(namespaces)}"
-
-    for element in root.iter(tag=etree.Element):
-        note(etree.QName(element).namespace)
-        for attribute in element.attrib:
-            note(etree.QName(attribute).namespace)
-    faultcodes = [e for e in root.iter("faultcode")]
-    for code in faultcodes:
-        prefix, _, _ = (code.text or "").strip().rpartition(":")
-        note(code.nsmap.get(prefix or None))
-    used = list(namespaces.values())
-    if len(set(used)) != len(used):  # a standard prefix taken twice would be ambiguous: number them all
-        namespaces = {ns: f"ns{i}" for i, ns in enumerate(namespaces)}
-
-    def copy(element: etree._Element, parent: etree._Element | None) -> etree._Element:
-        if parent is None:
-            new = etree.Element(element.tag, nsmap={p: ns for ns, p in namespaces.items()})
-        else:
-            new = etree.SubElement(parent, element.tag)
-        for key, value in element.attrib.items():
-            new.set(key, value)
-        new.text = None if _blank(element.text) else element.text
-        if element.tag == "faultcode" and new.text:
-            prefix, _, local = new.text.strip().rpartition(":")
-            namespace = element.nsmap.get(prefix or None)
-            if namespace in namespaces:
-                new.text = f"{namespaces[namespace]}:{local}"
-        for child in element:
-            if isinstance(child.tag, str):
-                copied = copy(child, new)
-                copied.tail = None if _blank(child.tail) else child.tail
-            elif not _blank(child.tail):  # text after a comment or PI still belongs to the parent
-                last = new[-1] if len(new) else None
-                if last is None:
-                    new.text = (new.text or "") + (child.tail or "")
-                else:
-                    last.tail = (last.tail or "") + (child.tail or "")
-        return new
-
-    return copy(root, None)
+def normalised(data: bytes, label: str = "the") -> etree._Element:
+    """The message parsed, without what is only layout: comments, processing instructions, whitespace-only text
+    (text beside a comment stays its parent's). ``ValueError`` when it is not well-formed XML."""
+    try:
+        root = _parse(data)
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"{label} message is not well-formed XML: {exc}") from exc
+    for node in root.iter():
+        if _blank(node.text) and isinstance(node.tag, str):
+            node.text = None
+        if _blank(node.tail):
+            node.tail = None
+    etree.strip_tags(root, etree.Comment, etree.PI)
+    return root
 
 
-def _c14n(root: etree._Element) -> bytes:
-    return bytes(etree.tostring(root, method="c14n2", with_comments=False))
+def canonical(root: etree._Element, *, rewrite_prefixes: bool = True) -> str:
+    """The C14N 2.0 form of a message (lxml's ``canonicalize``), fault codes read as QNames; with its prefixes
+    rewritten (``n0``, ``n1``... in document order) it is what two messages are compared by."""
+    return str(etree.canonicalize(root, rewrite_prefixes=rewrite_prefixes, qname_aware_tags=QNAME_TEXT))
 
 
 def pretty(root: etree._Element) -> str:
-    """The canonical tree indented, one element per line: what a diff shows."""
-    indented = safexml.fromstring(_c14n(root))
+    """The canonical message in its own prefixes, indented one element per line: what a diff shows."""
+    indented = safexml.fromstring(canonical(root, rewrite_prefixes=False).encode())
     etree.indent(indented, space="  ")
     return str(etree.tostring(indented, encoding="unicode"))
 
@@ -500,7 +461,7 @@ class TicketMap:
         self._actual[actual] = label
 
     def apply(self, expected: etree._Element, actual: etree._Element) -> None:
-        """Pair the slots of the two canonical trees and write every bound ticket in them as its label."""
+        """Pair the slots of the two messages and write every bound ticket in them as its label."""
         waiting: dict[str, deque[str]] = defaultdict(deque)
         for path, value in _ticket_slots(actual):
             waiting[path].append(value)
@@ -526,7 +487,7 @@ def _ticket_slots(root: etree._Element) -> list[tuple[str, str]]:
             continue
         value = (holder.text or "").strip()
         if value:
-            slots.append((tree.getpath(holder), value))
+            slots.append((tree.getelementpath(holder), value))  # by namespace, whatever the prefixes
     return slots
 
 
@@ -567,22 +528,15 @@ def compare(
     *,
     labels: tuple[str, str] = ("expected", "actual"),
 ) -> Comparison:
-    """Compare two SOAP messages as canonical trees, tickets paired through ``tickets`` (a fresh map if None).
+    """Compare two SOAP messages as canonical XML, tickets paired through ``tickets`` (a fresh map if None).
 
     Raises ``ValueError`` when either is not well-formed XML.
     """
-    try:
-        want = canonical(_parse(expected))
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"the {labels[0]} message is not well-formed XML: {exc}") from exc
-    try:
-        got = canonical(_parse(actual))
-    except etree.XMLSyntaxError as exc:
-        raise ValueError(f"the {labels[1]} message is not well-formed XML: {exc}") from exc
+    want, got = normalised(expected, f"the {labels[0]}"), normalised(actual, f"the {labels[1]}")
     (tickets if tickets is not None else TicketMap()).apply(want, got)
     _mask(want)
     _mask(got)
-    if _c14n(want) == _c14n(got):
+    if canonical(want) == canonical(got):
         return Comparison(True, "")
     diff = difflib.unified_diff(
         pretty(want).splitlines(keepends=True),
@@ -597,8 +551,8 @@ def compare(
 
 
 @dataclass(frozen=True, slots=True)
-class Exchange:
-    """One HTTP answer: status, Content-Type and body."""
+class HttpAnswer:
+    """What a gateway answered over HTTP: status, Content-Type and body."""
 
     status: int
     content_type: str
@@ -607,7 +561,7 @@ class Exchange:
 
 def post(
     url: str, data: bytes, *, action: str, content_type: str = XML_CONTENT_TYPE, timeout: float = 30.0
-) -> Exchange:
+) -> HttpAnswer:
     """POST ``data`` to ``url`` with ``SOAPAction: "action"``; ``SampleTransportError`` when no HTTP answer comes."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -619,7 +573,7 @@ def post(
     try:
         connection.request("POST", target, body=data, headers=headers)
         answer = connection.getresponse()
-        return Exchange(answer.status, answer.getheader("Content-Type", ""), answer.read())
+        return HttpAnswer(answer.status, answer.getheader("Content-Type", ""), answer.read())
     except (OSError, http.client.HTTPException) as exc:
         raise SampleTransportError(f"no answer from {url}: {type(exc).__name__}: {exc}") from exc
     finally:
@@ -715,35 +669,6 @@ def replay(
 
 
 # -- reporting ------------------------------------------------------------------------------------------
-
-
-class ProgressBar:
-    """A one-line progress bar redrawn in place on a terminal; silent when the stream is not a TTY."""
-
-    def __init__(self, stream: TextIO | None = None) -> None:
-        self._stream = stream if stream is not None else sys.stderr
-        self._active = bool(getattr(self._stream, "isatty", lambda: False)())
-        self._shown = False
-
-    def show(self, done: int, total: int, label: str) -> None:
-        if not self._active or total <= 0:
-            return
-        columns = shutil.get_terminal_size((80, 20)).columns
-        counter = f" {done}/{total} "
-        width = max(10, min(40, columns - len(counter) - 20))
-        filled = width * done // total
-        line = f"[{'#' * filled}{'.' * (width - filled)}]{counter}{label}"
-        self._stream.write("\r" + line[: columns - 1].ljust(columns - 1))
-        self._stream.flush()
-        self._shown = True
-
-    def clear(self) -> None:
-        """Erase the bar, so that other output starts on a clean line."""
-        if self._active and self._shown:
-            columns = shutil.get_terminal_size((80, 20)).columns
-            self._stream.write("\r" + " " * (columns - 1) + "\r")
-            self._stream.flush()
-            self._shown = False
 
 
 def write_junit(outcomes: Sequence[Outcome], path: Path, *, suite: str = "samples") -> None:

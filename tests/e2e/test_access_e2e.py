@@ -3,7 +3,7 @@
 The gateway's day is fixed at 2015-01-10 (``serve --today``). Each rule is tested where it turns: the first and
 last integration days that still satisfy it, the day after or before that does not (with the exact MissingDays),
 through the client library and through hand-written envelopes. SendFlow's provider is a real SOAP server on
-loopback (``gateway.adapters.provider.DemoProvider``) named by an operator's flow catalogue (``serve --flows``). Every
+loopback (``gateway.tools.demo_provider.DemoProvider``) named by an operator's flow catalogue (``serve --flows``). Every
 request and answer is checked against xsd/ by the ``client_for`` and ``wire`` fixtures.
 """
 
@@ -26,11 +26,12 @@ from xml.sax.saxutils import escape
 import pytest
 from lxml import etree
 
-from gateway.adapters.provider import DemoProvider, SoapProvider
+from gateway.adapters.provider import SoapProvider
 from gateway.client import AccessAnswer, FlowAnswer, FlowPerson, InvalidRequest, RepertoriumClient
 from gateway.domain.access import Flow
 from gateway.domain.periods import Period
 from gateway.errors import ProviderError
+from gateway.tools.demo_provider import DemoProvider
 
 Clients = Callable[..., RepertoriumClient]
 NS = {"rep": "urn:ksz-gateway:repertorium:v1", "prov": "urn:ksz-gateway:demo-provider"}

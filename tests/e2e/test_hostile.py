@@ -544,4 +544,5 @@ def test_a_created_far_in_the_future_within_the_calendar_is_refused_as_outside_t
     gateway: Any, soap: Any, target: Target
 ) -> None:
     reply = _post(gateway, soap, target.integrate(created=datetime(9999, 12, 31, 23, 59, tzinfo=UTC)))
-    assert (reply.faultcode_qname, reply.fault_reason) == (FAILED_AUTHENTICATION, "FAILED_AUTHENTICATION")
+    assert (reply.faultcode_qname, reply.fault_reason) == (FAILED_AUTHENTICATION, "CREATED_OUTSIDE_WINDOW")
+    assert "9999-12-31" in reply.faultstring

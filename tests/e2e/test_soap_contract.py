@@ -6,6 +6,7 @@ Every request these tests mean to be valid, and every answer, is checked against
 from __future__ import annotations
 
 import http.client
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -62,7 +63,9 @@ def test_the_wsdl_names_the_endpoint_as_the_client_reached_it(gateway: Any) -> N
 def test_the_served_wsdl_imports_its_schema_from_the_same_endpoint(gateway: Any) -> None:
     wsdl = etree.fromstring(get(gateway, "/soap/repertorium?wsdl")[1])
     imports = list(wsdl.iter(f"{{{XS}}}import"))
-    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [(REP, "?xsd=repertorium-v1.xsd")]
+    assert [(i.get("namespace"), i.get("schemaLocation")) for i in imports] == [
+        (REP, f"{gateway.endpoint}?xsd=repertorium-v1.xsd")
+    ]
     service = wsdl.find(f"{{{WSDL_NS}}}service")
     assert service.get("name") == "RepertoriumService"
     assert service.find(f"{{{WSDL_NS}}}port").get("name") == "RepertoriumPort"
@@ -465,6 +468,25 @@ def test_an_unknown_header_that_must_be_understood_is_a_must_understand_fault(wi
     assert wire.post(soap.envelope(body, header=soap.security_header() + optional)).ok == "YES"
 
 
+def test_every_operation_answers_with_a_ticket_of_at_most_36_characters(
+    client_for: Callable[..., Any], soap: Any
+) -> None:
+    client = client_for()
+    person = soap.new_ssin()
+    start = date(2015, 1, 5)
+    answers = {
+        "Integrate": client.integrate([person], code=1, start=start),
+        "Consult": client.consult(person, start=start),
+        "CheckAccess": client.check_access("consult.generic", [(person, "SUBJECT")]),
+        "SendFlow": client.send_flow("request.new", [(soap.new_ssin(), "MAIN")]),
+        "Desintegrate": client.desintegrate([person], code=1, start=start),
+    }
+    for operation, answer in answers.items():
+        assert answer.ok == "YES", (operation, answer)
+        assert 0 < len(answer.ticket) <= 36, (operation, answer.ticket)
+    assert len({answer.ticket for answer in answers.values()}) == len(answers)
+
+
 # -- authentication -----------------------------------------------------------------------------------------
 
 
@@ -475,24 +497,92 @@ def _auth_fault(reply: Any, local: str = "FailedAuthentication") -> str:
     return str(reply.faultstring)
 
 
-def test_every_authentication_failure_is_the_same_wsse_fault(wire: Any, soap: Any) -> None:
+def _refused_soon(call: Callable[[], Any]) -> Any:
+    """The first fault ``call`` gets: the gateway re-reads an institution at most a second after it changed."""
+    deadline = time.monotonic() + 15
+    while True:
+        reply = call()
+        if reply.is_fault or time.monotonic() > deadline:
+            return reply
+        time.sleep(0.2)
+
+
+def test_unknown_institution_wrong_digest_and_disabled_institution_get_the_very_same_answer(
+    wire: Any, soap: Any
+) -> None:
+    added = wire.server.cli("institutions", "add", "0212345569", "OCMW Gesloten", "17")
+    assert added.returncode == 0, added.stderr
+    secret = added.stdout.split("shown only now:")[1].split()[0]
+    assert wire.server.cli("institutions", "disable", "0212345569").returncode == 0
     body = soap.consult(soap.new_ssin(), "2015-01-01")
-    now = datetime.now(UTC)
-    nonce = b"0123456789abcdef"
-    first = wire.call(body, nonce=nonce)
-    assert first.ok == "YES"
     failures = {
         "wrong secret": wire.call(body, secret="not-the-secret"),
-        "replayed nonce": wire.call(body, nonce=nonce),
-        "stale": wire.call(body, created=now - timedelta(minutes=6)),
-        "future": wire.call(body, created=now + timedelta(minutes=6)),
         "unknown institution": wire.call(body, username="0999999984", secret="whatever"),
-        "password text": wire.call(body, password_text=True),
         "another institution's secret": wire.call(body, secret="demo-ocmw-b"),
+        "disabled institution": _refused_soon(lambda: wire.call(body, username="0212345569", secret=secret)),
     }
-    strings = {name: _auth_fault(reply) for name, reply in failures.items()}
-    assert len(set(strings.values())) == 1, strings
-    assert "Traceback" not in next(iter(strings.values()))
+    for reply in failures.values():
+        _auth_fault(reply)
+        assert reply.fault_reason == "FAILED_AUTHENTICATION"
+    assert len({reply.data for reply in failures.values()}) == 1, {n: r.faultstring for n, r in failures.items()}
+    assert "Traceback" not in failures["wrong secret"].faultstring
+
+
+def test_password_text_is_refused_saying_to_send_a_digest(wire: Any, soap: Any) -> None:
+    body = soap.consult(soap.new_ssin(), "2015-01-01")
+    for reply in (wire.call(body, password_text=True), wire.call(body, password_text=True, username="0999999984")):
+        text = _auth_fault(reply)
+        assert reply.fault_reason == "PASSWORD_TEXT_REFUSED"
+        assert "send wsse:Password with Type" in text and "#PasswordDigest" in text
+
+
+@pytest.mark.parametrize(("tag", "name"), [("wsse:Nonce", "Nonce"), ("wsu:Created", "Created")])
+def test_a_digest_without_nonce_or_created_is_told_what_is_missing(wire: Any, soap: Any, tag: str, name: str) -> None:
+    header = soap.security_header()
+    start = header.index(f"<{tag}>")
+    header = header[:start] + header[header.index(f"</{tag}>", start) + len(f"</{tag}>") :]
+    reply = wire.post(soap.envelope(soap.consult(soap.new_ssin(), "2015-01-01"), header=header))
+    text = _auth_fault(reply, "InvalidSecurity")
+    assert reply.fault_reason == "USERNAME_TOKEN_INCOMPLETE"
+    assert text.startswith(f"The UsernameToken has a password digest but no {tag}: ")
+
+
+def test_a_nonce_encoding_other_than_base64_is_told_which_one_to_use(wire: Any, soap: Any) -> None:
+    header = soap.security_header().replace("<wsse:Nonce>", '<wsse:Nonce EncodingType="urn:example:hex">')
+    reply = wire.post(soap.envelope(soap.consult(soap.new_ssin(), "2015-01-01"), header=header))
+    text = _auth_fault(reply, "InvalidSecurity")
+    assert reply.fault_reason == "UNSUPPORTED_ENCODING"
+    assert "'urn:example:hex'" in text and "#Base64Binary" in text
+
+
+@pytest.mark.parametrize(("minutes", "side"), [(-6, "before"), (6, "after"), (-90, "before")])
+def test_a_created_outside_the_window_is_told_with_the_gateways_utc_time(
+    wire: Any, soap: Any, minutes: int, side: str
+) -> None:
+    created = datetime.now(UTC) + timedelta(minutes=minutes)
+    reply = wire.call(soap.consult(soap.new_ssin(), "2015-01-01"), created=created)
+    received = datetime.now(UTC)
+    text = _auth_fault(reply)
+    assert reply.fault_reason == "CREATED_OUTSIDE_WINDOW"
+    found = re.fullmatch(
+        r"wsu:Created (\S+) lies (\d+) seconds (before|after) the gateway's time, (\S+) \(UTC\); it must be within "
+        r"300 seconds of it: check the client's clock, and send Created in UTC\.",
+        text,
+    )
+    assert found is not None, text
+    assert found.group(1) == created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert found.group(3) == side
+    gateway_time = datetime.strptime(found.group(4), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert received - timedelta(seconds=5) <= gateway_time <= received
+    assert abs(int(found.group(2)) - abs(minutes) * 60) <= 5
+
+
+def test_a_replayed_nonce_is_told_to_use_a_new_one(wire: Any, soap: Any) -> None:
+    message = soap.envelope(soap.consult(soap.new_ssin(), "2015-01-01"))
+    assert wire.post(message).ok == "YES"
+    reply = wire.post(message)
+    assert "used before" in _auth_fault(reply)
+    assert reply.fault_reason == "NONCE_REPLAYED"
 
 
 def test_a_missing_or_malformed_security_header_is_invalid_security(wire: Any, soap: Any) -> None:
@@ -517,7 +607,7 @@ def test_password_text_is_accepted_only_when_the_server_allows_it(
     wire: Any, soap: Any, gateway_password_text: Any
 ) -> None:
     body = soap.consult(soap.new_ssin(), "2015-01-01")
-    _auth_fault(wire.call(body, password_text=True))
+    assert wire.call(body, password_text=True).fault_reason == "PASSWORD_TEXT_REFUSED"
     assert wire.call(body, password_text=True, server=gateway_password_text).ok == "YES"
     _auth_fault(wire.call(body, password_text=True, secret="wrong", server=gateway_password_text))
 
@@ -546,18 +636,9 @@ def test_a_replayed_nonce_is_refused_across_workers(wire: Any, soap: Any, gatewa
     for reply in replies:
         if reply.is_fault:
             _auth_fault(reply)
+            assert reply.fault_reason == "NONCE_REPLAYED"
     for _ in range(4):
-        _auth_fault(wire.post(message, server=gateway_two_workers))
-
-
-def _refused_soon(call: Callable[[], Any]) -> Any:
-    """The first fault ``call`` gets: the gateway re-reads an institution at most a second after it changed."""
-    deadline = time.monotonic() + 15
-    while True:
-        reply = call()
-        if reply.is_fault or time.monotonic() > deadline:
-            return reply
-        time.sleep(0.2)
+        assert wire.post(message, server=gateway_two_workers).fault_reason == "NONCE_REPLAYED"
 
 
 def test_institutions_added_rotated_and_disabled_with_the_cli_take_effect(wire: Any, soap: Any) -> None:

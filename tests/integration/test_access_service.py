@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from gateway.adapters.provider import DemoProvider, SoapProvider
+from gateway.adapters.provider import SoapProvider
 from gateway.app.access_service import AccessService
 from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
 from gateway.app.directory_service import DirectoryService
@@ -16,6 +16,7 @@ from gateway.app.ports import InstitutionRecord, Store
 from gateway.domain.access import AccessReason, FlowCatalogue, FlowPerson, FlowRequest, Role, load_flow_catalogue
 from gateway.domain.directory import DirectoryRequest, Ok, Reason, Status
 from gateway.domain.periods import Period
+from gateway.tools.demo_provider import DemoProvider
 
 ANNA, BERT, CLEO = "85073003328", "06011512374", "00022900145"
 OCMW_A, OCMW_B, FAMILY, _ = DEMO_INSTITUTIONS

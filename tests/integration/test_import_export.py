@@ -1,19 +1,24 @@
-"""The operator's CSV import and export (``ksz-gateway import`` / ``export`` / ``audit`` / ``db upgrade``)."""
+"""The operator's CSV import and export (``ksz-gateway import`` / ``export`` / ``audit`` / ``db upgrade``), through the
+commands and through the use case of ``gateway.app.transfer``."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from datetime import date
 from pathlib import Path
 
 import pytest
+from terminal import terminal
 
 from gateway.adapters.storage import open_store
 from gateway.adapters.storage.migrations import latest_version
+from gateway.app import transfer
 from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
 from gateway.app.directory_service import DirectoryService
 from gateway.app.ports import Store
+from gateway.app.transfer import parse_line
 from gateway.domain.periods import Period
 from gateway.entrypoints.commands import db
 
@@ -128,7 +133,7 @@ def test_an_export_imported_into_an_empty_directory_gives_the_same_directory(
     demo: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     demo.import_integrations(
-        db.parse_line(line.split(","), {r.id: r for r in demo.institutions()}, demo.catalogue())  # type: ignore[misc]
+        parse_line(line.split(","), {r.id: r for r in demo.institutions()}, demo.catalogue())  # type: ignore[misc]
         for line in (
             f"{A},{P1},01,2015-01-01,2015-01-31",
             f"{A},{P1},02,2015-06-01,",
@@ -178,3 +183,49 @@ def test_a_missing_file_is_an_error_that_names_it(
 ) -> None:
     assert run("import", str(tmp_path / "nope.csv"), "--db", demo.url) == 2
     assert "nope.csv" in capsys.readouterr().err
+
+
+def test_the_import_use_case_reports_each_rejected_line_and_its_progress_as_it_goes(
+    demo: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(transfer, "PROGRESS_LINES", 2)
+    lines = [
+        "\ufeffinstitution,ssin,code,start,end\n".encode(),
+        f"{A},{P1},01,2015-01-01,2015-01-31\n".encode(),
+        f"{A},{P1},01,2015-02-01,\n".encode(),
+        f"{A},{P2},01,2015-02-01,2015-01-01\n".encode(),
+        f"{B},{P2},04,2015-03-01,2015-03-31\n".encode(),
+    ]
+    rejected: list[str] = []
+    progress: list[transfer.ImportReport] = []
+    ticks = iter(range(100))
+    report = transfer.import_csv(
+        demo, lines, lambda line: rejected.append(str(line)), progress.append, clock=lambda: float(next(ticks))
+    )
+    assert rejected == ["line 4: end date 2015-01-01 lies before start date 2015-02-01"]
+    assert [(p.rows, p.rejected, p.seconds) for p in progress] == [(2, 0, 1.0), (2, 1, 2.0), (3, 1, 3.0)]
+    assert progress[-1].bytes_read == report.bytes_read == sum(len(line) for line in lines)
+    assert (report.rows, report.rejected, report.seconds, report.rows_per_second) == (3, 1, 4.0, 0.75)
+    assert rows(demo) == [(A, P1, 1, p("2015-01-01")), (B, P2, 4, p("2015-03-01", "2015-03-31"))]
+
+
+def test_on_a_terminal_the_import_draws_a_bar_of_rows_and_rejects_and_writes_each_reject_above_it(
+    demo: Store, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "in.csv"
+    csv_file.write_text(f"{A},{P1},01,2015-01-01,2015-01-31\n{A},{P1},77,2015-01-01,\n", encoding="utf-8")
+    with terminal() as drawn:
+        assert run("import", str(csv_file), "--db", demo.url) == 1
+        shown = drawn()
+    bar, _, rest = shown.partition("\rline 2: quality code 77 is not in the catalogue of sector 17\r\n")
+    assert bar.startswith("\rimporting:   0%|"), shown
+    final = r"\rimporting: 100%\|.*\| \S+/\S+ \[.*, 1 rows \(.* rows/s\), 1 rejected\]\r\n"
+    assert re.match(r"\rimporting:   0%.*" + final, rest), rest
+    assert re.search(r"\r\nimported 1 rows, rejected 1 lines \(\d+\.\d s, [\d,]+ rows/s\)\r\n$", rest), rest
+
+
+def test_elsewhere_the_import_draws_no_bar(demo: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    csv_file = tmp_path / "in.csv"
+    csv_file.write_text(f"{A},{P1},01,2015-01-01,2015-01-31\n{A},{P1},77,2015-01-01,\n", encoding="utf-8")
+    assert run("import", str(csv_file), "--db", demo.url) == 1
+    assert capsys.readouterr().err.splitlines()[:1] == ["line 2: quality code 77 is not in the catalogue of sector 17"]

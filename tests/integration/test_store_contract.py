@@ -1,4 +1,8 @@
-"""The storage port's contract, run unchanged on SQLite and on PostgreSQL (fixture ``store``)."""
+"""The storage port's contract, run unchanged in memory, on SQLite and on PostgreSQL (fixture ``store``).
+
+A test that is about what lies beneath a store (an engine's own constraint, its schema table, a file) says so
+and skips for the memory store, which has nothing beneath it.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from gateway.adapters.storage import open_store
+from gateway.adapters.storage.memory import MemoryStore
 from gateway.adapters.storage.migrations import latest_version
 from gateway.adapters.storage.sqlite import SqliteStore
 from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
-from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, Store, StoredAnswer
+from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, Store, StoredAnswer
 from gateway.domain.catalogue import DEMO_CATALOGUE_FILE, Catalogue, MaxPeriod, QualityCode, load_catalogue
 from gateway.domain.directory import Attestation
 from gateway.domain.periods import Period
-from gateway.errors import InstitutionExists, StorageError
+from gateway.errors import InstitutionExists, InternalError, StorageError
 
 A = InstitutionRecord("0212345668", "OCMW Demostad", 17, "secret-a")
 B = InstitutionRecord("0212345767", "OCMW Voorbeeldgem", 17, "secret-b")
@@ -39,6 +44,18 @@ def institutions(store: Store) -> Store:
     for record in (A, B, FAMILY):
         store.add_institution(record)
     return store
+
+
+def beneath(store: Store, what: str) -> None:
+    """Skip on the memory store a test about ``what`` lies beneath a database store."""
+    if isinstance(store, MemoryStore):
+        pytest.skip(f"a memory store has no {what}")
+
+
+def claim(store: Store, institution: str, nonce: str, created: datetime, now: datetime) -> bool:
+    """Claim a nonce in a transaction of its own, as a request does."""
+    with store.transaction() as tx:
+        return tx.claim_nonce(NonceClaim(institution, nonce, created, now))
 
 
 def audit(ticket: str, institution: str = A.id, operation: str = "Integrate") -> AuditRecord:
@@ -99,6 +116,7 @@ def test_reading_no_persons_gives_nothing(institutions: Store) -> None:
 
 
 def test_the_engine_refuses_overlapping_periods_even_when_written_directly(institutions: Store) -> None:
+    beneath(institutions, "engine that could be written to directly")
     with institutions.transaction() as tx:
         tx.write_periods(A.id, 1, P1, (p("2015-01-01", "2015-01-31"),))
     insert = "INSERT INTO periods (institution_id, ssin, code, start_date, end_date) VALUES ({})"
@@ -122,16 +140,22 @@ def test_the_engine_refuses_overlapping_periods_even_when_written_directly(insti
             pg.rollback()
 
 
-def test_an_overlapping_write_through_the_port_is_a_storage_error_and_applies_nothing(institutions: Store) -> None:
-    with pytest.raises(StorageError), institutions.transaction() as tx:
+def test_an_overlapping_write_through_the_port_is_an_internal_error_and_applies_nothing(institutions: Store) -> None:
+    # The domain never asks for one: a constraint violation is the gateway's bug, not an unavailable database.
+    with pytest.raises(InternalError, match="constraint"), institutions.transaction() as tx:
         tx.write_periods(A.id, 1, P1, (p("2015-01-01", "2015-01-31"), p("2015-01-31", "2015-02-28")))
     with institutions.transaction() as tx:
         assert tx.read_periods(A.id, 1, [P1]) == {}
 
 
 def test_periods_of_an_unknown_institution_are_refused(institutions: Store) -> None:
-    with pytest.raises(StorageError), institutions.transaction() as tx:
+    with pytest.raises(InternalError), institutions.transaction() as tx:
         tx.write_periods("0999999999", 1, P1, (p("2015-01-01", "2015-01-31"),))
+
+
+def test_a_malformed_ssin_is_refused_by_the_store_itself(institutions: Store) -> None:
+    with pytest.raises(InternalError), institutions.transaction() as tx:
+        tx.write_periods(A.id, 1, "8507300332", (p("2015-01-01", "2015-01-31"),))
 
 
 # -- consultation ----------------------------------------------------------------------------------------
@@ -214,8 +238,27 @@ def test_the_audit_trail_comes_back_in_commit_order_and_filtered_by_institution(
 def test_a_ticket_is_audited_once(institutions: Store) -> None:
     with institutions.transaction() as tx:
         tx.add_audit(audit("KSZGW-1"))
-    with pytest.raises(StorageError), institutions.transaction() as tx:
+    with pytest.raises(InternalError), institutions.transaction() as tx:
         tx.add_audit(audit("KSZGW-1"))
+    assert [r.ticket for r in institutions.audit_log()] == ["KSZGW-1"]
+
+
+def test_a_reference_is_answered_once_and_an_attestation_recorded_once(institutions: Store) -> None:
+    answer = StoredAnswer("Integrate", "f" * 64, {"ticket": "KSZGW-1"})
+    attestation = Attestation("KSZGW-1", P1, 2, p("2015-01-01", "2015-01-31"))
+    with institutions.transaction() as tx:
+        tx.save_answer(A.id, "ref-1", answer)
+        tx.record_attestation(A.id, attestation)
+    with pytest.raises(InternalError), institutions.transaction() as tx:
+        tx.save_answer(A.id, "ref-1", StoredAnswer("Consult", "0" * 64, {"ticket": "KSZGW-2"}))
+    with pytest.raises(InternalError), institutions.transaction() as tx:
+        tx.record_attestation(B.id, attestation)
+    with pytest.raises(InternalError), institutions.transaction() as tx:
+        tx.record_attestation("0999999999", Attestation("KSZGW-3", P1, 2, p("2015-01-01")))
+    with institutions.transaction() as tx:
+        assert tx.find_answer(A.id, "ref-1") == answer
+        assert tx.attestations_of(A.id, [P1]) == {P1: [attestation]}
+        assert tx.attestations_of(B.id, [P1]) == {}
 
 
 def test_a_stored_answer_is_found_by_its_institution_and_reference_only(institutions: Store) -> None:
@@ -234,26 +277,34 @@ def test_a_stored_answer_is_found_by_its_institution_and_reference_only(institut
 
 def test_a_nonce_used_again_by_the_same_institution_is_a_replay(store: Store) -> None:
     now = datetime.now(UTC)
-    assert store.use_nonce(A.id, "bm9uY2U=", now, now) is True
-    assert store.use_nonce(A.id, "bm9uY2U=", now, now + timedelta(seconds=1)) is False
-    assert store.use_nonce(A.id, "b3RoZXI=", now, now) is True
+    assert claim(store, A.id, "bm9uY2U=", now, now) is True
+    assert claim(store, A.id, "bm9uY2U=", now, now + timedelta(seconds=1)) is False
+    assert claim(store, A.id, "b3RoZXI=", now, now) is True
 
 
 def test_institutions_use_nonces_independently(store: Store) -> None:
     now = datetime.now(UTC)
-    assert store.use_nonce(A.id, "bm9uY2U=", now, now) is True
-    assert store.use_nonce(B.id, "bm9uY2U=", now, now) is True
-    assert store.use_nonce(B.id, "bm9uY2U=", now, now) is False
+    assert claim(store, A.id, "bm9uY2U=", now, now) is True
+    assert claim(store, B.id, "bm9uY2U=", now, now) is True
+    assert claim(store, B.id, "bm9uY2U=", now, now) is False
+
+
+def test_a_nonce_claimed_in_a_transaction_that_rolls_back_is_not_used_up(store: Store) -> None:
+    now = datetime.now(UTC)
+    with pytest.raises(ZeroDivisionError), store.transaction() as tx:
+        assert tx.claim_nonce(NonceClaim(A.id, "bm9uY2U=", now, now)) is True
+        _ = 1 / 0
+    assert claim(store, A.id, "bm9uY2U=", now, now) is True
 
 
 def test_nonces_older_than_the_retention_window_are_forgotten(store: Store) -> None:
     then = datetime(2015, 1, 1, 12, 0, tzinfo=UTC)
-    assert store.use_nonce(A.id, "b2xk", then, then) is True
+    assert claim(store, A.id, "b2xk", then, then) is True
     store.close()
     later = open_store(store.url)  # a store prunes on its first use of a nonce, then once a minute
     try:
-        assert later.use_nonce(A.id, "bmV3", then + timedelta(minutes=11), then + timedelta(minutes=11)) is True
-        assert later.use_nonce(A.id, "b2xk", then, then + timedelta(minutes=11)) is True
+        assert claim(later, A.id, "bmV3", then + timedelta(minutes=11), then + timedelta(minutes=11)) is True
+        assert claim(later, A.id, "b2xk", then, then + timedelta(minutes=11)) is True
     finally:
         later.close()
 
@@ -265,7 +316,7 @@ def test_concurrent_uses_of_one_nonce_let_exactly_one_through(store: Store) -> N
 
     def use() -> None:
         barrier.wait()
-        results.append(store.use_nonce(A.id, "c2FtZQ==", now, now))
+        results.append(claim(store, A.id, "c2FtZQ==", now, now))
 
     threads = [threading.Thread(target=use) for _ in range(6)]
     for t in threads:
@@ -347,22 +398,26 @@ def test_upgrading_again_changes_nothing(institutions: Store) -> None:
 
 
 def test_a_database_newer_than_the_gateway_is_refused(store: Store) -> None:
-    with store.transaction() as tx:
-        # Reach the engine through the transaction's own connection: a version from the future.
-        conn = tx._conn  # type: ignore[attr-defined]
-        marker = "?" if isinstance(store, SqliteStore) else "%s"
-        conn.execute(
-            f"INSERT INTO schema_version (version, description, applied_at) VALUES ({marker}, 'future', {marker})",
-            (latest_version() + 1, datetime.now(UTC).isoformat()),
-        )
+    beneath(store, "schema of its own")
+    future = latest_version() + 1
+
+    def engine(statement: str) -> None:
+        """Run ``statement`` on the store's database through a connection of the engine's own."""
+        if isinstance(store, SqliteStore):
+            with sqlite3.connect(store.url) as conn:
+                conn.execute(statement)
+            return
+        import psycopg
+
+        with psycopg.connect(store.url, autocommit=True) as pg:
+            pg.execute(statement.encode())
+
+    engine(f"INSERT INTO schema_version (version, description, applied_at) VALUES ({future}, 'future', '2099-01-01')")
     try:
         with pytest.raises(StorageError, match="newer than this gateway"):
             store.upgrade()
     finally:
-        with store.transaction() as tx:
-            tx._conn.execute(  # type: ignore[attr-defined]
-                f"DELETE FROM schema_version WHERE version > {latest_version()}"
-            )
+        engine(f"DELETE FROM schema_version WHERE version = {future}")
 
 
 def test_a_sqlite_file_is_created_on_first_use_and_upgraded_by_threads_at_once(tmp_path: Path) -> None:
@@ -422,6 +477,26 @@ def test_a_missing_postgres_schema_is_created_and_upgraded_by_threads_at_once(po
 
 
 # -- transactions ----------------------------------------------------------------------------------------
+
+
+def test_an_exception_in_a_transaction_puts_back_what_it_replaced_and_removed(institutions: Store) -> None:
+    with institutions.transaction() as tx:
+        tx.write_periods(A.id, 1, P1, (p("2015-01-01", "2015-01-31"),))
+        tx.write_periods(A.id, 1, P2, (p("2015-02-01"),))
+    with pytest.raises(KeyError), institutions.transaction() as tx:
+        tx.write_periods(A.id, 1, P1, (p("2016-01-01", "2016-01-31"), p("2016-03-01")))
+        tx.write_periods(A.id, 1, P2, ())
+        tx.write_periods(A.id, 1, P1, (p("2017-01-01"),))
+        raise KeyError("boom")
+    with institutions.transaction() as tx:
+        assert tx.read_periods(A.id, 1, [P1, P2]) == {P1: (p("2015-01-01", "2015-01-31"),), P2: (p("2015-02-01"),)}
+
+
+def test_a_transaction_in_a_transaction_of_the_same_thread_is_refused(store: Store) -> None:
+    if not isinstance(store, (MemoryStore, SqliteStore)):
+        pytest.skip("a PostgreSQL transaction takes another pooled connection: it nests, on its own locks")
+    with store.transaction(), pytest.raises(StorageError, match="do not nest"), store.transaction():
+        pass
 
 
 def test_an_exception_in_a_transaction_rolls_back_everything_it_wrote(institutions: Store) -> None:
@@ -495,6 +570,21 @@ def test_export_then_import_into_an_empty_directory_gives_the_same_directory(
     assert consultable.import_integrations(exported) == len(exported)  # importing again changes nothing
     assert list(consultable.export_integrations()) == exported
     other.close()
+
+
+def test_memory_stores_share_a_named_directory_and_keep_an_anonymous_one_to_themselves() -> None:
+    named, again, anonymous, other = (MemoryStore(u) for u in ("memory:shared", "memory:shared", "memory:", "memory:"))
+    for s in (named, anonymous):
+        s.upgrade()
+        s.add_institution(A)
+    assert again.institutions() == [A]
+    assert other.institutions() == []
+    named.close()
+    assert open_store("memory:shared").institutions() == [A]
+    with pytest.raises(StorageError, match="closed"):
+        named.institutions()
+    with pytest.raises(ValueError, match="memory:"):
+        SqliteStore(":memory:")
 
 
 def test_export_reads_a_directory_larger_than_one_page(institutions: Store) -> None:

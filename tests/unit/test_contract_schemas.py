@@ -559,6 +559,22 @@ def test_response_without_ticket_is_rejected(repertorium: Validators) -> None:
     repertorium.assert_rejected(_replace("ConsultResponse", "<Ticket>T-000043</Ticket>", ""))
 
 
+def test_a_ticket_has_at_most_the_networks_36_characters(repertorium: Validators) -> None:
+    for operation in OPERATIONS:
+        name = f"{operation}Response"
+        ticket = _element(VALID_MESSAGES[name]).findtext(_rep("Ticket"))
+        tag = f"<Ticket>{ticket}</Ticket>"
+        repertorium.assert_valid(_replace(name, tag, f"<Ticket>KSZGW-{'f' * 30}</Ticket>"))
+        repertorium.assert_rejected(_replace(name, tag, f"<Ticket>KSZGW-{'f' * 31}</Ticket>"))
+
+
+def test_an_ssdn_reply_ticket_has_at_most_36_characters(ssdn: Validators) -> None:
+    tag = "<Ticket>T-000046</Ticket>"
+    assert tag in SSDN_REPLY
+    ssdn.assert_valid(SSDN_REPLY.replace(tag, f"<Ticket>KSZGW-{'f' * 30}</Ticket>"))
+    ssdn.assert_rejected(SSDN_REPLY.replace(tag, f"<Ticket>KSZGW-{'f' * 31}</Ticket>"))
+
+
 def test_integrate_request_with_period_before_quality_code_is_rejected(repertorium: Validators) -> None:
     element = _element(VALID_MESSAGES["IntegrateRequest"])
     period = element.find(_rep("Period"))
@@ -700,6 +716,45 @@ def test_repertorium_wsdl_names_service_port_and_address_as_the_contract_says(re
     assert port.binding.name.namespace == REP_NS
 
 
+WSP_NS = "http://www.w3.org/ns/ws-policy"
+SP_NS = "http://docs.oasis-open.org/ws-sx/ws-securitypolicy/200702"
+WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+
+@pytest.fixture(scope="module")
+def wsdl_11_schema() -> xmlschema.XMLSchema:
+    """The WSDL 1.1 schema that xmlschema ships (the W3C note's, as WS-I corrected it)."""
+    return xmlschema.XMLSchema(str(Path(xmlschema.__file__).parent / "schemas" / "WSDL" / "wsdl.xsd"))
+
+
+@pytest.mark.parametrize("path", [REPERTORIUM_WSDL, CONNECTOR_WSDL], ids=lambda p: p.name)
+def test_every_wsdl_validates_against_the_wsdl_11_schema(wsdl_11_schema: xmlschema.XMLSchema, path: Path) -> None:
+    errors = list(wsdl_11_schema.iter_errors(str(path)))
+    assert not errors, errors[0]
+
+
+def test_the_binding_asks_for_an_optional_username_token_with_a_password_digest() -> None:
+    """WS-SecurityPolicy 1.2 attached to the binding: tools that read policies set the digest up themselves; the
+    reference is not wsdl:required, so tools that know no WS-Policy ignore it."""
+    tree = etree.parse(str(REPERTORIUM_WSDL))
+    binding = tree.find(f"{{{WSDL_NS}}}binding")
+    references = binding.findall(f"{{{WSP_NS}}}PolicyReference")
+    assert len(references) == 1
+    assert references[0].get(f"{{{WSDL_NS}}}required") is None
+    uri = references[0].get("URI")
+    assert uri.startswith("#")
+    policies = [p for p in tree.getroot().findall(f"{{{WSP_NS}}}Policy") if p.get(f"{{{WSU_NS}}}Id") == uri[1:]]
+    assert len(policies) == 1
+    assertions = list(policies[0])
+    assert [a.tag for a in assertions] == [f"{{{SP_NS}}}SupportingTokens"]
+    assert assertions[0].get(f"{{{WSP_NS}}}Optional") == "true"
+    tokens = assertions[0].findall(f"{{{WSP_NS}}}Policy/{{{SP_NS}}}UsernameToken")
+    assert len(tokens) == 1
+    assert tokens[0].get(f"{{{SP_NS}}}IncludeToken") == f"{SP_NS}/IncludeToken/AlwaysToRecipient"
+    nested = tokens[0].findall(f"{{{WSP_NS}}}Policy/*")
+    assert {child.tag for child in nested} == {f"{{{SP_NS}}}HashPassword", f"{{{SP_NS}}}WssUsernameToken10"}
+
+
 def test_repertorium_wsdl_imports_the_schema_with_a_relative_location() -> None:
     tree = etree.parse(str(REPERTORIUM_WSDL))
     imports = tree.findall(f"{{{WSDL_NS}}}types/{{{XS_NS}}}schema/{{{XS_NS}}}import")
@@ -783,20 +838,29 @@ class _InMemoryTransport(Transport):  # type: ignore[misc]
         return self.documents[url]
 
 
-def test_zeep_loads_the_wsdl_as_served_with_the_schema_location_rewritten_to_the_xsd_query() -> None:
-    endpoint = "http://gateway.test:8080/soap/repertorium"
-    tree = etree.parse(str(REPERTORIUM_WSDL))
-    for schema_import in tree.iter(f"{{{XS_NS}}}import"):
-        schema_import.set("schemaLocation", "?xsd=" + Path(schema_import.get("schemaLocation")).name)
-    tree.find(f".//{{{WSDL_SOAP_NS}}}address").set("location", endpoint)
+def test_zeep_loads_the_wsdl_as_served_with_absolute_schema_locations() -> None:
+    from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments
+
+    endpoint = "https://gateway.test:8443/soap/repertorium"
+    documents = ContractDocuments()
+    wsdl = documents.wsdl(endpoint)
+    locations = [i.get("schemaLocation") for i in etree.fromstring(wsdl).iter(f"{{{XS_NS}}}import")]
+    assert locations == [f"{endpoint}?xsd={XSD_FILE}"]
     transport = _InMemoryTransport(
-        {
-            f"{endpoint}?wsdl": etree.tostring(tree, xml_declaration=True, encoding="UTF-8"),
-            f"{endpoint}?xsd=repertorium-v1.xsd": REPERTORIUM_XSD.read_bytes(),
-        }
+        {f"{endpoint}?wsdl": wsdl, f"{endpoint}?xsd={XSD_FILE}": documents.schema(XSD_FILE, endpoint) or b""}
     )
     client = zeep.Client(f"{endpoint}?wsdl", transport=transport)
     assert set(client.service._binding._operations) == set(OPERATIONS)
+    assert client.service._binding_options["address"] == endpoint
+
+
+def test_zeep_loads_the_ssdn_connector_wsdl_as_it_would_be_served() -> None:
+    from gateway.adapters.soap.documents import ContractDocuments
+
+    endpoint = "https://gateway.test:8443/connectors/webservice/KSZBCSSWebServiceConnectorPort"
+    transport = _InMemoryTransport({f"{endpoint}?wsdl": ContractDocuments("ssdn-connector.wsdl").wsdl(endpoint)})
+    client = zeep.Client(f"{endpoint}?wsdl", transport=transport)
+    assert set(client.service._binding._operations) == {"sendXML"}
     assert client.service._binding_options["address"] == endpoint
 
 

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from itertools import pairwise
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway.domain.catalogue import OCMW_SECTOR, MaxPeriod, load_catalogue
@@ -31,7 +31,6 @@ from gateway.domain.periods import (
 )
 from gateway.errors import DateOutOfRange, RequestError
 
-EXAMPLES = settings(max_examples=200, deadline=None)
 LAST = LAST_DAY.toordinal()
 FIRST = date.min.toordinal()
 CATALOGUE = load_catalogue()
@@ -72,7 +71,6 @@ def assert_normalized(result: tuple[Period, ...]) -> None:
         assert a.end.toordinal() + 1 < b.start.toordinal(), f"{a} and {b} overlap or touch"
 
 
-@EXAMPLES
 @given(st.lists(any_periods, max_size=6), any_periods)
 def test_set_operations_near_both_ends_of_the_calendar_keep_exactly_the_right_days(
     items: list[Period], other: Period
@@ -90,7 +88,6 @@ def test_set_operations_near_both_ends_of_the_calendar_keep_exactly_the_right_da
     assert covers(items, other) == (window <= days)
 
 
-@EXAMPLES
 @given(st.lists(late_periods, max_size=6), late_periods)
 def test_an_end_on_the_last_day_is_kept_and_an_open_end_comes_only_from_an_open_period(
     items: list[Period], other: Period
@@ -140,7 +137,6 @@ def _day_before(y: int, m: int, d: int) -> tuple[int, int, int]:
 late_days = st.integers(date(9990, 1, 1).toordinal(), LAST).map(date.fromordinal)
 
 
-@EXAMPLES
 @given(late_days, st.integers(0, 120))
 def test_add_months_is_refused_exactly_when_the_day_would_leave_the_calendar(day: date, months: int) -> None:
     expected = _later(day, months)
@@ -151,7 +147,6 @@ def test_add_months_is_refused_exactly_when_the_day_would_leave_the_calendar(day
         assert add_months(day, months) == date(*expected)
 
 
-@EXAMPLES
 @given(late_days, st.integers(1, 60))
 def test_a_maximum_end_after_the_last_day_is_refused_and_every_other_one_is_exact(day: date, months: int) -> None:
     expected = _day_before(*_later(day, months))
@@ -180,7 +175,6 @@ def test_date_out_of_range_is_the_callers_fault_and_a_value_error() -> None:
 codes = st.sampled_from([1, 2, 7, 31, 40])
 
 
-@EXAMPLES
 @given(codes, late_days, st.one_of(st.none(), late_days), st.lists(late_periods, max_size=3))
 def test_integrating_near_the_last_day_integrates_or_refuses_with_a_reason(
     code: int, start: date, end: date | None, current: list[Period]
@@ -201,7 +195,6 @@ def test_integrating_near_the_last_day_integrates_or_refuses_with_a_reason(
             assert all(p.end is not None for p in outcome.periods), outcome.periods
 
 
-@EXAMPLES
 @given(codes, late_days, st.one_of(st.none(), late_days), st.lists(late_periods, max_size=3))
 def test_desintegrating_near_the_last_day_never_fails(
     code: int, start: date, end: date | None, current: list[Period]

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from itertools import pairwise
 
-from hypothesis import event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from gateway.domain.catalogue import OCMW_SECTOR, load_catalogue
@@ -35,7 +35,6 @@ FIRST = date(2000, 1, 1)
 LAST = date(2001, 12, 31)
 HORIZON = date(2003, 12, 31)
 
-EXAMPLES = settings(max_examples=300, deadline=None)
 
 days = st.integers(FIRST.toordinal(), LAST.toordinal()).map(date.fromordinal)
 
@@ -74,7 +73,6 @@ def assert_normalized(result: object, horizon: date = HORIZON) -> None:
 # --- period sets against the model ----------------------------------------------------------------------
 
 
-@EXAMPLES
 @given(period_lists)
 def test_normalize_keeps_exactly_the_same_days_as_a_normalized_set(items: list[Period]) -> None:
     result = normalize(items)
@@ -83,13 +81,11 @@ def test_normalize_keeps_exactly_the_same_days_as_a_normalized_set(items: list[P
     assert normalize(result) == result
 
 
-@EXAMPLES
 @given(period_lists)
 def test_normalize_does_not_depend_on_the_order_of_its_input(items: list[Period]) -> None:
     assert normalize(items) == normalize(reversed(items))
 
 
-@EXAMPLES
 @given(period_lists, period_lists)
 def test_union_holds_the_days_of_either_set(a: list[Period], b: list[Period]) -> None:
     result = union(a, b)
@@ -97,7 +93,6 @@ def test_union_holds_the_days_of_either_set(a: list[Period], b: list[Period]) ->
     assert model(result) == model(a) | model(b)
 
 
-@EXAMPLES
 @given(period_lists, periods())
 def test_subtract_removes_exactly_the_days_of_the_removal(items: list[Period], removal: Period) -> None:
     result = subtract(items, removal)
@@ -105,7 +100,6 @@ def test_subtract_removes_exactly_the_days_of_the_removal(items: list[Period], r
     assert model(result) == model(items) - model([removal])
 
 
-@EXAMPLES
 @given(period_lists, periods())
 def test_intersect_keeps_exactly_the_days_inside_the_window(items: list[Period], window: Period) -> None:
     result = intersect(items, window)
@@ -113,7 +107,6 @@ def test_intersect_keeps_exactly_the_days_inside_the_window(items: list[Period],
     assert model(result) == model(items) & model([window])
 
 
-@EXAMPLES
 @given(period_lists, periods())
 def test_missing_lists_exactly_the_uncovered_days_of_the_window(items: list[Period], window: Period) -> None:
     result = missing(items, window)
@@ -121,25 +114,21 @@ def test_missing_lists_exactly_the_uncovered_days_of_the_window(items: list[Peri
     assert model(result) == model([window]) - model(items)
 
 
-@EXAMPLES
 @given(period_lists, periods())
 def test_covers_holds_exactly_when_every_day_of_the_window_is_covered(items: list[Period], window: Period) -> None:
     assert covers(items, window) is (model([window]) <= model(items))
 
 
-@EXAMPLES
 @given(period_lists, days)
 def test_covers_day_holds_exactly_when_the_day_is_in_the_set(items: list[Period], day: date) -> None:
     assert covers_day(items, day) is (day.toordinal() in model(items))
 
 
-@EXAMPLES
 @given(periods(), periods())
 def test_overlaps_holds_exactly_when_two_periods_share_a_day(a: Period, b: Period) -> None:
     assert overlaps(a, b) is bool(model([a]) & model([b]))
 
 
-@EXAMPLES
 @given(period_lists, periods())
 def test_subtracting_and_intersecting_split_a_set_into_two_disjoint_halves(items: list[Period], window: Period) -> None:
     inside, outside = intersect(items, window), subtract(items, window)
@@ -154,7 +143,6 @@ def naive_add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
-@EXAMPLES
 @given(days, st.integers(0, 72))
 def test_add_months_agrees_with_stepping_month_by_month(day: date, months: int) -> None:
     assert add_months(day, months) == naive_add_months(day, months)
@@ -191,7 +179,6 @@ def operations(draw: st.DrawFn) -> tuple[str, date, date | None, tuple[str, ...]
     return kind, start, end, ssins
 
 
-@settings(max_examples=300, deadline=None)
 @given(st.sampled_from([1, 2, 9, 31, 40]), st.lists(operations(), min_size=1, max_size=12))
 def test_integrate_and_desintegrate_sequences_agree_with_a_set_of_days(
     code: int, steps: list[tuple[str, date, date | None, tuple[str, ...]]]

@@ -356,7 +356,7 @@ fuzz = st.lists(
 TIGHT = XmlLimits(max_depth=4, max_elements=12, max_attributes=2, max_namespaces=1, max_text_chars=8)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(fuzz, st.booleans())
 def test_reading_any_bytes_gives_a_tree_or_a_request_error(data: bytes, tight: bool) -> None:
     started = time.monotonic()

@@ -4,25 +4,26 @@ signing, and the canonical comparison that sets tickets aside but nothing else."
 from __future__ import annotations
 
 import json
-import os
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 from lxml import etree
+from terminal import terminal
 
 from gateway.adapters.soap.wssecurity import read_username_token
 from gateway.contract.names import SOAP_ENV, WSSE
 from gateway.contract.wssecurity import password_digest
 from gateway.domain.access import load_flow_catalogue
+from gateway.entrypoints.cli import main
 from gateway.tools.samples import (
     DEMO_SECRETS,
     MANIFEST_FILE,
     Manifest,
     ManifestError,
     Outcome,
-    ProgressBar,
     Sample,
     Signing,
     TicketMap,
@@ -240,7 +241,7 @@ def test_the_demo_secrets_are_the_contracts() -> None:
 def test_signing_adds_a_username_token_whose_digest_proves_the_secret() -> None:
     request = request_path(SAMPLES, "integrate-open-end").read_bytes()
     moment = datetime(2015, 1, 10, 9, 30, tzinfo=UTC)
-    signed = sign_request(request, Signing("0212345668"), "demo-ocmw-a", now=moment, nonce=b"0123456789abcdef")
+    signed = sign_request(request, Signing("0212345668"), "demo-ocmw-a", now=moment, nonce="0123456789abcdef")
     root = etree.fromstring(signed)
     header = root.find("soap:Header", NS)
     assert header is not None
@@ -315,6 +316,23 @@ def test_layout_prefixes_and_comments_do_not_count() -> None:
     assert not compare(expected, flat.replace(b"<rep:Status>INTEGRATED<", b"<rep:Status> INTEGRATED<")).equal
 
 
+def test_processing_instructions_and_whitespace_beside_comments_do_not_count_but_other_text_does() -> None:
+    plain = b'<a xmlns="urn:x"><b>x</b><c>y z</c></a>'
+    assert compare(plain, b'<a xmlns="urn:x"><?pi y?>\n  <b>x<!-- c -->  </b>\n<c>y<!-- c --> z</c></a>').equal
+    assert not compare(plain, b'<a xmlns="urn:x"><b>x<!-- c --> y</b><c>y z</c></a>').equal
+    assert not compare(plain, b'<a xmlns="urn:x"><b>x</b><c>y  z</c></a>').equal
+
+
+def test_tickets_are_paired_whatever_prefixes_the_answer_uses() -> None:
+    expected = answer("integrate-open-end")
+    renamed = with_ticket(expected, ticket_of(expected), "KSZGW-run-1")
+    renamed = renamed.replace(b"rep:", b"r:").replace(b"xmlns:rep=", b"xmlns:r=")
+    assert b"KSZGW-run-1" in renamed and b"xmlns:r=" in renamed
+    assert compare(expected, renamed).equal
+    moved = renamed.replace(f'xmlns:r="{REP}"'.encode(), b'xmlns:r="urn:elsewhere"')
+    assert not compare(expected, moved).equal
+
+
 def test_a_ticket_must_stand_for_the_same_ticket_across_the_run() -> None:
     sent = answer("send-attestation-living-wage")
     at_risk = answer("desintegrate-attestation-at-risk")
@@ -346,7 +364,7 @@ def test_a_repeated_reference_must_bring_back_the_same_ticket() -> None:
 def test_incident_ids_are_set_aside() -> None:
     fault = (
         f'<soap:Envelope xmlns:soap="{SOAP_ENV}"><soap:Body><soap:Fault><faultcode>soap:Server</faultcode>'
-        "<faultstring>internal</faultstring><detail><gw:FaultDetail xmlns:gw=\"urn:ksz-gateway:fault:v1\">"
+        '<faultstring>internal</faultstring><detail><gw:FaultDetail xmlns:gw="urn:ksz-gateway:fault:v1">'
         "<gw:ReasonCode>INTERNAL_ERROR</gw:ReasonCode><gw:Incident>{}</gw:Incident></gw:FaultDetail></detail>"
         "</soap:Fault></soap:Body></soap:Envelope>"
     )
@@ -383,24 +401,31 @@ def test_the_junit_report_counts_failures_and_errors(tmp_path: Path) -> None:
     assert cases[2].find("error") is not None
 
 
-def test_the_progress_bar_draws_on_a_terminal_and_stays_silent_elsewhere() -> None:
-    import io
+CLOSED = "http://127.0.0.1:9/soap/repertorium"  # the discard port: nothing listens there
 
-    quiet = io.StringIO()
-    ProgressBar(quiet).show(1, 2, "x")
-    assert quiet.getvalue() == ""
 
-    main_fd, terminal_fd = os.openpty()
-    try:
-        with os.fdopen(terminal_fd, "w", closefd=False) as terminal:
-            bar = ProgressBar(terminal)
-            bar.show(3, 4, "integrate-open-end")
-            bar.clear()
-        drawn = os.read(main_fd, 4096).decode()
-    finally:
-        os.close(main_fd)
-        os.close(terminal_fd)
-    assert "3/4 integrate-open-end" in drawn and "#" in drawn and drawn.endswith("\r")
+def test_on_a_terminal_the_replay_draws_a_bar_of_samples_and_writes_each_failure_above_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with terminal() as drawn:
+        assert main(["replay", str(SAMPLES), "--url", CLOSED, "--only", "desintegrate-splits-a-period"]) == 1
+        shown = drawn()
+    assert re.search(r"\rreplaying:   0%\|.*\| 0/2 \[.*, integrate-open-end\]\r", shown), shown
+    assert re.search(r"\rreplaying:  50%\|.*\| 1/2 \[.*, desintegrate-splits-a-period\]\r", shown), shown
+    assert re.search(r"\rreplaying: 100%\|.*\| 2/2 \[.*\]\r {50,}\r$", shown), "the bar is wiped at the end"
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in out if line.startswith("FAIL")] == [
+        "FAIL integrate-open-end",
+        "FAIL desintegrate-splits-a-period",
+    ]
+    assert out[-1] == "0 passed, 2 failed"
+
+
+def test_elsewhere_the_replay_draws_no_bar(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["replay", str(SAMPLES), "--url", CLOSED, "--only", "integrate-open-end"]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "FAIL integrate-open-end: transport error: no answer from" in captured.out
 
 
 def test_a_sample_knows_what_it_writes_back() -> None:

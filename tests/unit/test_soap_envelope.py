@@ -162,7 +162,7 @@ def mangled(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(mangled(), st.sampled_from([XmlLimits(), XmlLimits(max_depth=3, max_attributes=1, max_namespaces=2)]))
 def test_the_envelope_reader_answers_any_mangled_request_with_an_envelope_or_a_request_error(
     data: bytes, limits: XmlLimits

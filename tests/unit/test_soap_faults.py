@@ -30,9 +30,6 @@ def _instance(kind: type[errors.GatewayError]) -> errors.GatewayError:
 
 
 EXPECTED = {
-    errors.FailedAuthentication: (WSSE, "FailedAuthentication"),
-    errors.InvalidSecurity: (WSSE, "InvalidSecurity"),
-    errors.AuthenticationError: (WSSE, "FailedAuthentication"),
     errors.MustUnderstandFault: (SOAP_ENV, "MustUnderstand"),
     errors.VersionMismatch: (SOAP_ENV, "VersionMismatch"),
 }
@@ -43,6 +40,10 @@ def test_every_error_maps_to_one_fault_code(kind: type[errors.GatewayError]) -> 
     error = _instance(kind)
     if kind in EXPECTED:
         expected = EXPECTED[kind]
+    elif issubclass(kind, errors.InvalidSecurity):
+        expected = (WSSE, "InvalidSecurity")
+    elif issubclass(kind, errors.AuthenticationError):
+        expected = (WSSE, "FailedAuthentication")
     elif issubclass(kind, errors.RequestError):
         expected = (SOAP_ENV, "Client")
     else:
@@ -71,12 +72,42 @@ def test_the_rendered_fault_resolves_its_code_and_carries_the_reason_code(kind: 
         assert "hunter2" not in text
 
 
-def test_authentication_faults_say_the_same_thing_whatever_failed() -> None:
-    texts = {
-        _parse(fault_for(errors.FailedAuthentication(reason)).body).findtext(f".//{{{SOAP_ENV}}}Fault/faultstring")
-        for reason in ("unknown institution", "wrong digest", "replayed nonce", "stale")
+def _faultstring(error: errors.GatewayError) -> str:
+    return str(_parse(fault_for(error).body).findtext(f".//{{{SOAP_ENV}}}Fault/faultstring"))
+
+
+def test_unknown_institution_wrong_digest_and_disabled_get_the_very_same_fault() -> None:
+    bodies = {
+        fault_for(errors.FailedAuthentication(reason)).body
+        for reason in ("unknown institution '0999999984'", "wrong digest for 0212345668", "0212345767 is disabled")
     }
-    assert len(texts) == 1
+    assert len(bodies) == 1
+    assert _faultstring(errors.FailedAuthentication("x")) == errors.FailedAuthentication.public_message
+
+
+def test_every_refusal_that_reveals_no_secret_has_a_sentence_and_a_reason_code_of_its_own() -> None:
+    refusals = [errors.PasswordTextRefused, errors.NonceReplayed]
+    sentences = {_faultstring(kind("log only")) for kind in refusals} | {_faultstring(errors.FailedAuthentication("x"))}
+    assert len(sentences) == len(refusals) + 1
+    assert "#PasswordDigest" in _faultstring(errors.PasswordTextRefused("log only"))
+    assert "Nonce" in _faultstring(errors.NonceReplayed("log only"))
+    codes = {kind.code for kind in _all_errors() if issubclass(kind, errors.AuthenticationError)}
+    assert len(codes) == len([k for k in _all_errors() if issubclass(k, errors.AuthenticationError)])
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [errors.InvalidSecurity, errors.IncompleteUsernameToken, errors.UnsupportedEncoding, errors.CreatedOutsideWindow],
+    ids=lambda k: k.__name__,
+)
+def test_an_authentication_refusal_shows_the_sentence_it_was_given_and_not_its_log_message(
+    kind: type[errors.AuthenticationError],
+) -> None:
+    error = kind("log: token of 0212345668 from 10.0.0.9", public="wsu:Created is 400 seconds old: check the clock.")
+    text = _faultstring(error)
+    assert text == "wsu:Created is 400 seconds old: check the clock."
+    assert "10.0.0.9" not in text
+    assert _faultstring(kind("log: token of 0212345668")) == kind.public_message
 
 
 def test_faults_about_a_header_carry_their_detail_in_a_header_entry() -> None:

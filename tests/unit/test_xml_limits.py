@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
@@ -120,7 +120,6 @@ limit_sets = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(documents(), limit_sets)
 def test_the_quick_check_on_the_bytes_refuses_exactly_what_the_walk_refuses(text: str, limits: XmlLimits) -> None:
     data = f"<r>{text}</r>".encode()

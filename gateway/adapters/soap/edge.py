@@ -6,7 +6,8 @@ envelope (within the XML limits) with one Body element naming an operation of th
 empty or that operation's, its UsernameToken proved an institution, and its Body validated against the schema
 (last, as it costs the most: nobody unauthenticated makes the gateway validate). Every answer is either a
 response whose Body validated against the schema or a fault; nothing else (no stack trace, no bare 500) leaves.
-The body is always read or discarded completely before the answer is sent.
+The body is always read or discarded completely before the answer is sent. The documents it serves name the
+endpoint as the client reached it, through a reverse proxy only when that proxy is trusted.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from urllib.parse import parse_qsl
 from lxml import etree
 
 from gateway.adapters.soap.application import Dispatcher
-from gateway.adapters.soap.documents import ContractDocuments, endpoint_url
+from gateway.adapters.soap.documents import ContractDocuments, TrustedProxies, endpoint_url
 from gateway.adapters.soap.envelope import parse_envelope
 from gateway.adapters.soap.faults import fault_for
 from gateway.adapters.soap.service import CallScope
@@ -65,6 +66,7 @@ class SoapEndpoint:
         directory: DirectoryService,
         access: AccessService,
         max_body_bytes: int,
+        trusted_proxies: TrustedProxies | None = None,
         xml_limits: XmlLimits = DEFAULT_LIMITS,
     ) -> None:
         self._documents = documents
@@ -74,6 +76,7 @@ class SoapEndpoint:
         self._directory = directory
         self._access = access
         self._max_body = max_body_bytes
+        self._proxies = trusted_proxies or TrustedProxies()
         self._discard_cap = max(64 * 1024 * 1024, 16 * max_body_bytes)
         self._xml_limits = xml_limits
 
@@ -108,9 +111,9 @@ class SoapEndpoint:
         query = parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         keys = {key.lower(): value for key, value in query}
         if "wsdl" in keys:
-            return "200 OK", _XML, self._documents.wsdl(endpoint_url(environ))
+            return "200 OK", _XML, self._documents.wsdl(endpoint_url(environ, self._proxies))
         if "xsd" in keys:
-            schema = self._documents.schema(keys["xsd"])
+            schema = self._documents.schema(keys["xsd"], endpoint_url(environ, self._proxies))
             if schema is not None:
                 return "200 OK", _XML, schema
             known = ", ".join(self._documents.schema_names)

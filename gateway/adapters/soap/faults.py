@@ -3,8 +3,9 @@
 Invariant: every ``GatewayError`` maps to exactly one fault code — ``soap:Client`` for a wrong message,
 ``soap:MustUnderstand`` / ``soap:VersionMismatch`` where SOAP 1.1 names one, ``wsse:FailedAuthentication`` /
 ``wsse:InvalidSecurity`` (prefix bound to the WS-Security namespace) for authentication, ``soap:Server`` for the
-rest — and the fault string never shows a stack trace, an internal message or which part of an authentication
-failed. The gateway's reason code travels in ``detail`` (``gw:FaultDetail``) or, for faults about a header entry,
+rest — and the fault string never shows a stack trace or an internal message, and never tells an unknown
+institution, a wrong digest and a disabled institution apart (an authentication error shows only its ``public``
+sentence). The gateway's reason code travels in ``detail`` (``gw:FaultDetail``) or, for faults about a header entry,
 in a ``gw:FaultDetail`` header entry, as SOAP 1.1 section 4.4 requires.
 """
 
@@ -54,7 +55,7 @@ def fault_code(error: GatewayError) -> tuple[str, str]:
 def fault_string(error: GatewayError) -> str:
     """What the caller reads: the error's own sentence for message errors, fixed sentences otherwise."""
     if isinstance(error, AuthenticationError):
-        return type(error).public_message
+        return error.public
     if isinstance(error, RequestError):
         return error.message
     if isinstance(error, StorageError):

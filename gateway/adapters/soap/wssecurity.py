@@ -4,7 +4,11 @@ Invariant: a request is attributed to an institution only when its ``wsse:Userna
 institution, carries a digest of (nonce + Created + that institution's secret) — or, only where the operator
 allowed it, the secret as text —, was created within the time window around now, and uses a nonce that
 institution has not used before (remembered in the store, so across every worker). Anything else raises an
-``AuthenticationError`` whose message (for the log) says what failed; callers show only its public text.
+``AuthenticationError``: its message (for the log) says what failed; its public sentence (the faultstring) says
+what to change for every refusal that reveals no secret — a malformed token, PasswordText where digests are
+required, a Created outside the window (with the gateway's own UTC time), a replayed nonce — and is one and the same
+for an unknown institution, a wrong digest and a disabled institution. Policy checks come before the institution
+is looked up, so their answers are the same whether the institution exists or not.
 
 Institutions are read from the store at most once a second per process (``INSTITUTION_TTL_SECONDS``): each read
 takes the database's write lock on SQLite, which the workers would otherwise contend for on every request. So an
@@ -28,7 +32,14 @@ from lxml import etree
 from gateway.app.ports import InstitutionRecord, NonceClaim, Store
 from gateway.contract.names import WSSE, WSSE_BASE64, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU, qname
 from gateway.contract.wssecurity import password_digest
-from gateway.errors import FailedAuthentication, InvalidSecurity
+from gateway.errors import (
+    CreatedOutsideWindow,
+    FailedAuthentication,
+    IncompleteUsernameToken,
+    InvalidSecurity,
+    PasswordTextRefused,
+    UnsupportedEncoding,
+)
 
 __all__ = [
     "INSTITUTION_TTL_SECONDS",
@@ -45,6 +56,7 @@ _PASSWORD = qname(WSSE, "Password")
 _NONCE = qname(WSSE, "Nonce")
 _CREATED = qname(WSU, "Created")
 _MAX_NONCE_BYTES = 64
+_SHOWN_CHARS = 200
 INSTITUTION_TTL_SECONDS = 1.0
 
 
@@ -67,13 +79,20 @@ def _children(parent: etree._Element) -> dict[str, list[etree._Element]]:
     return found
 
 
-def _only(found: dict[str, list[etree._Element]], tag: str, what: str, *, required: bool) -> etree._Element | None:
+def _malformed(sentence: str) -> InvalidSecurity:
+    """A malformed header: the sentence says what is wrong, to the log and to the caller alike."""
+    return InvalidSecurity(sentence, public=sentence)
+
+
+def _only(
+    found: dict[str, list[etree._Element]], tag: str, what: str, where: str, *, required: bool
+) -> etree._Element | None:
     elements = found.get(tag, ())
     if len(elements) > 1:
-        raise InvalidSecurity(f"more than one {what}")
+        raise _malformed(f"The {where} has more than one {what}; send exactly one.")
     if not elements:
         if required:
-            raise InvalidSecurity(f"no {what}")
+            raise _malformed(f"The {where} has no {what}; send one.")
         return None
     return elements[0]
 
@@ -82,48 +101,77 @@ def _text(element: etree._Element) -> str:
     return (element.text or "").strip()
 
 
+def _shown(value: str) -> str:
+    """A value of the request as a refusal quotes it: in quotes, cut short past ``_SHOWN_CHARS``."""
+    return repr(value if len(value) <= _SHOWN_CHARS else value[:_SHOWN_CHARS] + "...")
+
+
 def _parse_created(text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidSecurity(f"wsu:Created {text!r} is not an ISO 8601 time") from exc
+        raise _malformed(
+            f"wsu:Created {_shown(text)} is not a time: send an xs:dateTime in UTC, such as 2015-01-10T12:00:00Z."
+        ) from exc
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _read_nonce(element: etree._Element) -> bytes:
+    encoding = element.get("EncodingType")
+    if encoding is not None and encoding != WSSE_BASE64:
+        sentence = (
+            f"wsse:Nonce has the EncodingType {_shown(encoding)}, which this gateway does not support: send the nonce "
+            f'base64-encoded, with EncodingType "{WSSE_BASE64}" or without EncodingType.'
+        )
+        raise UnsupportedEncoding(sentence, public=sentence)
+    try:
+        nonce = base64.b64decode("".join(_text(element).split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise _malformed("wsse:Nonce is not base64: send random bytes (16 are usual), base64-encoded.") from exc
+    if not nonce or len(nonce) > _MAX_NONCE_BYTES:
+        raise _malformed(
+            f"wsse:Nonce decodes to {len(nonce)} bytes: send 1 to {_MAX_NONCE_BYTES} random bytes (16 are usual)."
+        )
+    return nonce
 
 
 def read_username_token(headers: Sequence[etree._Element]) -> UsernameToken:
     """Find and decode the one ``wsse:Security/wsse:UsernameToken`` among the header entries."""
     securities = [h for h in headers if h.tag == SECURITY]
     if not securities:
-        raise InvalidSecurity("no wsse:Security header")
+        raise _malformed(
+            "The request has no wsse:Security header: send one with a wsse:UsernameToken (Username, a "
+            "#PasswordDigest Password, Nonce and Created)."
+        )
     if len(securities) > 1:
-        raise InvalidSecurity("more than one wsse:Security header")
-    token = _only(_children(securities[0]), _TOKEN, "wsse:UsernameToken", required=True)
+        raise _malformed("The request has more than one wsse:Security header; send exactly one.")
+    token = _only(_children(securities[0]), _TOKEN, "wsse:UsernameToken", "wsse:Security header", required=True)
     assert token is not None
     parts = _children(token)
-    username_el = _only(parts, _USERNAME, "wsse:Username", required=True)
-    password_el = _only(parts, _PASSWORD, "wsse:Password", required=True)
+    username_el = _only(parts, _USERNAME, "wsse:Username", "wsse:UsernameToken", required=True)
+    password_el = _only(parts, _PASSWORD, "wsse:Password", "wsse:UsernameToken", required=True)
     assert username_el is not None and password_el is not None
     kind = password_el.get("Type") or WSSE_PASSWORD_TEXT  # the profile's default
     if kind not in (WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT):
-        raise InvalidSecurity(f"unknown password type {kind!r}")
-    nonce: bytes | None = None
-    nonce_el = _only(parts, _NONCE, "wsse:Nonce", required=False)
-    if nonce_el is not None:
-        encoding = nonce_el.get("EncodingType")
-        if encoding not in (None, WSSE_BASE64):
-            raise InvalidSecurity(f"unsupported nonce encoding {encoding!r}")
-        try:
-            nonce = base64.b64decode("".join(_text(nonce_el).split()), validate=True)
-        except (binascii.Error, ValueError) as exc:
-            raise InvalidSecurity("the nonce is not base64") from exc
-        if not nonce or len(nonce) > _MAX_NONCE_BYTES:
-            raise InvalidSecurity(f"a nonce of {len(nonce)} bytes")
-    created_el = _only(parts, _CREATED, "wsu:Created", required=False)
+        raise _malformed(
+            f"wsse:Password has the Type {_shown(kind)}, which this gateway does not know: "
+            f'send Type "{WSSE_PASSWORD_DIGEST}".'
+        )
+    nonce_el = _only(parts, _NONCE, "wsse:Nonce", "wsse:UsernameToken", required=False)
+    nonce = None if nonce_el is None else _read_nonce(nonce_el)
+    created_el = _only(parts, _CREATED, "wsu:Created", "wsse:UsernameToken", required=False)
     created_text = None if created_el is None else _text(created_el)
     created = None if created_text is None else _parse_created(created_text)
     digest = kind == WSSE_PASSWORD_DIGEST
     if digest and (nonce is None or created_text is None):
-        raise InvalidSecurity("a password digest without wsse:Nonce and wsu:Created")
+        missing = " and ".join(
+            name for name, value in (("wsse:Nonce", nonce), ("wsu:Created", created_text)) if value is None
+        )
+        sentence = (
+            f"The UsernameToken has a password digest but no {missing}: the digest is made of nonce + Created + "
+            "secret, so send both, wsse:Nonce base64-encoded and wsu:Created in UTC."
+        )
+        raise IncompleteUsernameToken(sentence, public=sentence)
     return UsernameToken(_text(username_el), _text(password_el), digest, nonce, created_text, created)
 
 
@@ -171,17 +219,15 @@ class Authenticator:
             return hmac.compare_digest(expected.encode(), "".join(token.password.split()).encode())
         return hmac.compare_digest(token.password.encode(), institution.secret.encode())
 
-    def authenticate(self, headers: Sequence[etree._Element]) -> InstitutionRecord:
-        """The institution the request's UsernameToken proves, its nonce remembered in a transaction of its own."""
-        institution, claim = self.verify(headers)
-        if claim is not None and not self._store.use_nonce(claim.institution_id, claim.nonce, claim.created, claim.now):
-            raise FailedAuthentication(f"nonce replayed by institution {institution.id}")
-        return institution
-
     def verify(self, headers: Sequence[etree._Element]) -> tuple[InstitutionRecord, NonceClaim | None]:
         """The institution the request's UsernameToken proves, or ``AuthenticationError``; and the nonce that the
         request's transaction must claim (a replay is refused there, so one commit serves the whole request)."""
         token = read_username_token(headers)
+        if not token.digest and not self._allow_text:
+            raise PasswordTextRefused(f"PasswordText refused for {token.username!r}")
+        now = self._clock()
+        if token.created is not None:
+            self._check_window(token, now)
         institution, fresh = self._institution(token.username)
         if institution is not None and not fresh and not self._proves(token, institution):
             institution, fresh = self._institution(token.username, fresh=True)  # maybe a new secret
@@ -189,18 +235,26 @@ class Authenticator:
             raise FailedAuthentication(f"unknown institution {token.username!r}")
         if not institution.enabled:
             raise FailedAuthentication(f"institution {token.username} is disabled")
-        if not token.digest and not self._allow_text:
-            raise FailedAuthentication(f"PasswordText refused for institution {institution.id}")
         if not self._proves(token, institution):
             raise FailedAuthentication(f"wrong password or digest for institution {institution.id}")
-        now = self._clock()
-        if token.created is not None:
-            if token.created < now - self._window:
-                raise FailedAuthentication(f"wsu:Created {token.created_text} is older than the window")
-            if token.created > now + self._window:
-                raise FailedAuthentication(f"wsu:Created {token.created_text} lies in the future")
         if token.nonce is None:
             return institution, None
         created = token.created if token.created is not None else now
         nonce = base64.b64encode(token.nonce).decode("ascii")
         return institution, NonceClaim(institution.id, nonce, created, now)
+
+    def _check_window(self, token: UsernameToken, now: datetime) -> None:
+        """Created within the window around ``now``; outside it, a refusal that shows the gateway's own UTC time."""
+        assert token.created is not None
+        offset = token.created - now
+        if abs(offset) <= self._window:
+            return
+        seconds = int(abs(offset).total_seconds())
+        side = "before" if offset < timedelta(0) else "after"
+        window = int(self._window.total_seconds())
+        sentence = (
+            f"wsu:Created {token.created_text} lies {seconds} seconds {side} the gateway's time, "
+            f"{now.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ} (UTC); it must be within {window} seconds of it: "
+            "check the client's clock, and send Created in UTC."
+        )
+        raise CreatedOutsideWindow(f"wsu:Created {token.created_text} is {seconds} s {side} {now}", public=sentence)

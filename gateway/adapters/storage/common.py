@@ -1,30 +1,37 @@
-"""What both storage adapters share: the catalogue's row form, timestamps in UTC, batching, JSON and retention.
+"""What every store shares: the catalogue's row form, timestamps in UTC, JSON, the import's batches and merge,
+and the nonces' retention.
 
-Invariant: a value written by one adapter reads back equal through the other; catalogue rows map to and
-from the domain's ``Catalogue`` only here, and timestamps are stored as UTC.
+Invariant: a value written by one store reads back equal through another; catalogue rows map to and from the
+domain's ``Catalogue`` only here, timestamps are stored as UTC, an import merges (R2.5) in batches of
+``IMPORT_BATCH`` rows, one transaction each, and a nonce is kept ``NONCE_RETENTION`` at least.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
+from gateway.app.ports import ImportRow
 from gateway.domain.catalogue import Catalogue, MaxPeriod, QualityCode
+from gateway.domain.periods import Period, PeriodSet, normalize
 
 __all__ = [
     "IMPORT_BATCH",
     "NONCE_PRUNE_INTERVAL_SECONDS",
     "NONCE_RETENTION",
     "CodeRow",
+    "PeriodKey",
     "PruneSchedule",
     "batched",
     "catalogue_from_rows",
     "catalogue_rows",
     "dump_json",
+    "import_in_batches",
+    "merges",
     "utc",
 ]
 
@@ -48,6 +55,10 @@ class PruneSchedule:
         self._next = now + self._interval
         return True
 
+    def stale_before(self, now: datetime) -> datetime | None:
+        """When a prune is due: the moment before which a nonce created is stale at ``now``; else None."""
+        return utc(now) - NONCE_RETENTION if self.due() else None
+
 
 T = TypeVar("T")
 
@@ -65,7 +76,8 @@ def catalogue_rows(catalogue: Catalogue) -> tuple[list[tuple[int, str]], list[Co
     return sectors, codes
 
 
-def catalogue_from_rows(sectors: Iterable[tuple[int, str]], codes: Iterable[CodeRow]) -> Catalogue:
+def catalogue_from_rows(sectors: Iterable[Sequence[Any]], codes: Iterable[Sequence[Any]]) -> Catalogue:
+    """The catalogue read back from rows of ``sectors`` and ``quality_codes`` (in the engine's value types)."""
     by_code: dict[tuple[int, int], QualityCode] = {}
     for sector, code, label, months, calendar_year, manual in codes:
         limit = MaxPeriod(months=None if calendar_year else months, calendar_year=bool(calendar_year))
@@ -86,3 +98,30 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
         yield chunk
+
+
+# (institution, SSIN, code): the key of one set of periods
+PeriodKey = tuple[str, str, int]
+
+
+def import_in_batches(rows: Iterable[ImportRow], merge: Callable[[list[ImportRow]], None]) -> int:
+    """Hand ``rows`` to ``merge`` in batches of ``IMPORT_BATCH`` (one transaction each); return how many."""
+    count = 0
+    for batch in batched(rows, IMPORT_BATCH):
+        merge(batch)
+        count += len(batch)
+    return count
+
+
+def merges(
+    batch: Iterable[ImportRow], current: Callable[[PeriodKey], PeriodSet]
+) -> Iterator[tuple[PeriodKey, PeriodSet, PeriodSet]]:
+    """Each key that ``batch`` changes, with its periods before and after merging the rows in (R2.5)."""
+    grouped: dict[PeriodKey, list[Period]] = {}
+    for row in batch:
+        grouped.setdefault((row.institution_id, row.ssin, row.code), []).append(row.period)
+    for key, new in grouped.items():
+        old = current(key)
+        merged = normalize([*old, *new])
+        if merged != old:
+            yield key, old, merged

@@ -7,6 +7,7 @@ in ``schema_version``; so ``upgrade()`` is idempotent and two processes running 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = ["MIGRATIONS", "Migration", "latest_version"]
@@ -14,12 +15,11 @@ __all__ = ["MIGRATIONS", "Migration", "latest_version"]
 
 @dataclass(frozen=True, slots=True)
 class Migration:
-    """One schema step: its version, what it does, and its statements for SQLite and for PostgreSQL."""
+    """One schema step: its version, what it does, and its statements by engine (a dialect's ``engine``)."""
 
     version: int
     description: str
-    sqlite: tuple[str, ...]
-    postgres: tuple[str, ...]
+    statements: Mapping[str, tuple[str, ...]]
 
 
 _SQLITE_V1 = (
@@ -185,8 +185,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
         "catalogue, institutions, periods, attestations, audit, answers, nonces",
-        _SQLITE_V1,
-        _POSTGRES_V1,
+        {"SQLite": _SQLITE_V1, "PostgreSQL": _POSTGRES_V1},
     ),
 )
 

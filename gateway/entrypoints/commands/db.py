@@ -1,45 +1,25 @@
 """The operator's directory commands: ``db upgrade``, ``import``, ``export`` and ``audit``.
 
-Invariant: ``import`` applies only lines that pass every check (institution known, SSIN valid, code in the
-catalogue of the institution's sector, ISO dates, end not before start) and names every other line with its
-number and reason; what ``export`` writes, ``import`` reads back to the same directory.
+Invariant: each command opens the store named by ``--db``, runs one use case of the application layer on it
+(``gateway.app.transfer`` for import and export), closes the store whatever happens, and answers an unusable file
+or database with one line naming it and exit code 2; ``import`` exits 1 when it rejected a line.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
-import time
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
-from gateway.app.ports import ImportRow
-from gateway.domain.identifiers import check_ssin
-
-# Domain values only (standard library underneath); the storage engines are imported by the handlers.
-from gateway.domain.periods import Period
-
 if TYPE_CHECKING:
-    from gateway.app.ports import InstitutionRecord, Store
-    from gateway.domain.catalogue import Catalogue
+    from gateway.app.ports import Store
+    from gateway.app.transfer import ImportReport, Rejected
 
-__all__ = [
-    "CSV_HEADER",
-    "CsvImport",
-    "export_csv",
-    "handle_audit",
-    "handle_export",
-    "handle_import",
-    "handle_upgrade",
-    "parse_line",
-    "register",
-]
-
-CSV_HEADER = ("institution", "ssin", "code", "start", "end")
+__all__ = ["handle_audit", "handle_export", "handle_import", "handle_upgrade", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -84,235 +64,107 @@ def _fail(message: str) -> int:
     return 2
 
 
-# -- db upgrade ------------------------------------------------------------------------------------------
-
-
-def handle_upgrade(args: argparse.Namespace) -> int:
+def _with_store(url: str, work: Callable[[Store], int]) -> int:
+    """``work`` on the store at ``url``, closed afterwards; a file or database that fails is a one-line error."""
     from gateway.adapters.storage import open_store
     from gateway.errors import GatewayError
 
-    store = open_store(args.db)
+    store = open_store(url)
     try:
-        version = store.upgrade()
+        return work(store)
+    except OSError as exc:
+        return _fail(str(exc))
     except GatewayError as exc:
         return _fail(exc.message)
     finally:
         store.close()
-    print(f"directory schema at version {version}")
-    return 0
+
+
+# -- db upgrade ------------------------------------------------------------------------------------------
+
+
+def handle_upgrade(args: argparse.Namespace) -> int:
+    def upgrade(store: Store) -> int:
+        print(f"directory schema at version {store.upgrade()}")
+        return 0
+
+    return _with_store(args.db, upgrade)
 
 
 # -- import ----------------------------------------------------------------------------------------------
 
 
-def parse_line(
-    fields: list[str], institutions: Mapping[str, InstitutionRecord], catalogue: Catalogue
-) -> ImportRow | str:
-    """One CSV line as an ``ImportRow``, or the reason it is rejected."""
-    if len(fields) not in (4, 5):
-        return f"expected 5 columns ({','.join(CSV_HEADER)}), found {len(fields)}"
-    institution_id, ssin, code_text, start_text = (f.strip() for f in fields[:4])
-    end_text = fields[4].strip() if len(fields) == 5 else ""
-    institution = institutions.get(institution_id)
-    if institution is None:
-        return f"unknown institution {institution_id!r}"
-    check = check_ssin(ssin)
-    if not check.valid:
-        return check.reason
-    try:
-        code = int(code_text)
-    except ValueError:
-        return f"quality code {code_text!r} is not a number"
-    if catalogue.code(institution.sector, code) is None:
-        return f"quality code {code:02d} is not in the catalogue of sector {institution.sector}"
-    try:
-        start = date.fromisoformat(start_text)
-    except ValueError:
-        return f"start date {start_text!r} is not an ISO date (YYYY-MM-DD)"
-    end: date | None = None
-    if end_text:
-        try:
-            end = date.fromisoformat(end_text)
-        except ValueError:
-            return f"end date {end_text!r} is not an ISO date (YYYY-MM-DD)"
-        if end < start:
-            return f"end date {end.isoformat()} lies before start date {start.isoformat()}"
-    return ImportRow(institution_id, ssin, code, Period(start, end))
-
-
-class _Progress:
-    """A one-line progress bar on a terminal; silent when the stream is not a TTY."""
-
-    def __init__(self, stream: IO[str], total: int | None) -> None:
-        self._stream = stream
-        self._total = total if total else None
-        self._enabled = stream.isatty()
-        self._next = 0.0
-
-    def update(self, done: int, rows: int, *, force: bool = False) -> None:
-        if not self._enabled:
-            return
-        now = time.monotonic()
-        if now < self._next and not force:
-            return
-        self._next = now + 0.2
-        if self._total:
-            share = min(done / self._total, 1.0)
-            bar = "#" * int(share * 30)
-            self._stream.write(f"\rimporting {share:6.1%} [{bar:<30}] {rows:,} rows")
-        else:
-            self._stream.write(f"\rimporting {rows:,} rows")
-        self._stream.flush()
-
-    def clear(self) -> None:
-        """Wipe the bar so that a message can take the line; the next update draws it again."""
-        if self._enabled:
-            self._stream.write("\r\x1b[K")
-            self._next = 0.0
-
-    def finish(self) -> None:
-        if self._enabled:
-            self._stream.write("\n")
-            self._stream.flush()
-
-
-class CsvImport:
-    """Reads and checks a CSV file lazily, yielding good rows and reporting rejected lines as it goes."""
-
-    def __init__(
-        self,
-        lines: Iterable[bytes],
-        institutions: Mapping[str, InstitutionRecord],
-        catalogue: Catalogue,
-        rejects: IO[str],
-        progress: _Progress | None = None,
-    ) -> None:
-        self._lines = lines
-        self._institutions = institutions
-        self._catalogue = catalogue
-        self._rejects = rejects
-        self._progress = progress
-        self.read = 0
-        self.accepted = 0
-        self.rejected = 0
-        self._bytes = 0
-
-    def _decoded(self) -> Iterator[str]:
-        first = True
-        for raw in self._lines:
-            self._bytes += len(raw)
-            text = raw.decode("utf-8", errors="replace")
-            if first:
-                text, first = text.removeprefix("\ufeff"), False
-            yield text
-
-    def rows(self) -> Iterator[ImportRow]:
-        reader = csv.reader(self._decoded())
-        first = True
-        for fields in reader:
-            if not fields or all(not f.strip() for f in fields):
-                continue
-            if first:
-                first = False
-                if fields[0].strip().lower() == CSV_HEADER[0]:
-                    continue  # the optional header line
-            self.read += 1
-            parsed = parse_line(fields, self._institutions, self._catalogue)
-            if isinstance(parsed, str):
-                self.rejected += 1
-                if self._progress is not None:
-                    self._progress.clear()
-                self._rejects.write(f"line {reader.line_num}: {parsed}\n")
-            else:
-                self.accepted += 1
-                yield parsed
-            if self._progress is not None:
-                self._progress.update(self._bytes, self.accepted)
-        if self._progress is not None:
-            self._progress.update(self._bytes, self.accepted, force=True)
-            self._progress.finish()
+@contextmanager
+def _opened(path: str | None, mode: str, standard: IO[Any]) -> Iterator[IO[Any]]:
+    """The file at ``path`` (``-`` or None: the ``standard`` stream, left open)."""
+    if path is None or path == "-":
+        yield standard
+        return
+    with open(path, mode) if "b" in mode else open(path, mode, encoding="utf-8") as opened:
+        yield opened
 
 
 def handle_import(args: argparse.Namespace) -> int:
-    from gateway.adapters.storage import open_store
-    from gateway.errors import GatewayError
+    from tqdm import tqdm
 
-    store = open_store(args.db)
-    try:
+    from gateway.app.transfer import import_csv
+
+    def run(store: Store) -> int:
         store.upgrade()
-        institutions = {r.id: r for r in store.institutions()}
-        catalogue = store.catalogue()
-        rejects: IO[str] = open(args.rejects, "w", encoding="utf-8") if args.rejects else sys.stderr  # noqa: SIM115
-        source: IO[bytes] = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
-        try:
-            total = None if args.file == "-" else os.fstat(source.fileno()).st_size
-            job = CsvImport(source, institutions, catalogue, rejects, _Progress(sys.stderr, total))
-            started = time.monotonic()
-            imported = store.import_integrations(job.rows())
-            elapsed = time.monotonic() - started
-        finally:
-            if source is not sys.stdin.buffer:
-                source.close()
-            if rejects is not sys.stderr:
-                rejects.close()
-    except OSError as exc:
-        return _fail(str(exc))
-    except GatewayError as exc:
-        return _fail(exc.message)
-    finally:
-        store.close()
-    rate = f", {imported / elapsed:,.0f} rows/s" if elapsed > 0 and imported else ""
-    print(f"imported {imported:,} rows, rejected {job.rejected:,} lines ({elapsed:.1f} s{rate})", file=sys.stderr)
-    return 0 if job.rejected == 0 else 1
+        with (
+            _opened(args.file, "rb", sys.stdin.buffer) as source,
+            _opened(args.rejects, "w", sys.stderr) as rejects,
+        ):
+            total = None if source is sys.stdin.buffer else os.fstat(source.fileno()).st_size
+            # On a terminal only; rejected lines on standard error are written above the bar.
+            bar = tqdm(total=total, desc="importing", unit="B", unit_scale=True, file=sys.stderr, disable=None)
+            with bar:
+
+                def reject(line: Rejected) -> None:
+                    if rejects is sys.stderr:
+                        bar.write(str(line), file=sys.stderr)
+                    else:
+                        rejects.write(f"{line}\n")
+
+                def progress(done: ImportReport) -> None:
+                    rate = f" ({done.rows_per_second:,.0f} rows/s)" if done.rows_per_second else ""
+                    bar.set_postfix_str(f"{done.rows:,} rows{rate}, {done.rejected:,} rejected", refresh=False)
+                    bar.update(done.bytes_read - bar.n)
+
+                report = import_csv(store, source, reject, None if bar.disable else progress)
+        rate = f", {report.rows_per_second:,.0f} rows/s" if report.rows_per_second else ""
+        print(
+            f"imported {report.rows:,} rows, rejected {report.rejected:,} lines ({report.seconds:.1f} s{rate})",
+            file=sys.stderr,
+        )
+        return 0 if report.rejected == 0 else 1
+
+    return _with_store(args.db, run)
 
 
 # -- export ----------------------------------------------------------------------------------------------
 
 
-def export_csv(store: Store, out: IO[str]) -> int:
-    """Write every integration as CSV with a header; returns the number of rows."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_HEADER)
-    count = 0
-    for row in store.export_integrations():
-        p = row.period
-        writer.writerow(
-            (row.institution_id, row.ssin, f"{row.code:02d}", p.start.isoformat(), p.end.isoformat() if p.end else "")
-        )
-        count += 1
-    return count
-
-
 def handle_export(args: argparse.Namespace) -> int:
-    from gateway.adapters.storage import open_store
-    from gateway.errors import GatewayError
+    from gateway.app.transfer import export_csv
 
-    store = open_store(args.db)
-    try:
-        if args.out:
-            with open(args.out, "w", encoding="utf-8", newline="") as out:
-                count = export_csv(store, out)
-            print(f"exported {count:,} rows to {args.out}", file=sys.stderr)
-        else:
+    def run(store: Store) -> int:
+        if args.out is None:
             export_csv(store, sys.stdout)
-    except OSError as exc:
-        return _fail(str(exc))
-    except GatewayError as exc:
-        return _fail(exc.message)
-    finally:
-        store.close()
-    return 0
+            return 0
+        with open(args.out, "w", encoding="utf-8", newline="") as out:
+            count = export_csv(store, out)
+        print(f"exported {count:,} rows to {args.out}", file=sys.stderr)
+        return 0
+
+    return _with_store(args.db, run)
 
 
 # -- audit -----------------------------------------------------------------------------------------------
 
 
 def handle_audit(args: argparse.Namespace) -> int:
-    from gateway.adapters.storage import open_store
-    from gateway.errors import GatewayError
-
-    store = open_store(args.db)
-    try:
+    def run(store: Store) -> int:
         for record in store.audit_log(args.institution):
             line = {
                 "ticket": record.ticket,
@@ -324,8 +176,6 @@ def handle_audit(args: argparse.Namespace) -> int:
                 "outcome": record.outcome,
             }
             sys.stdout.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-    except GatewayError as exc:
-        return _fail(exc.message)
-    finally:
-        store.close()
-    return 0
+        return 0
+
+    return _with_store(args.db, run)

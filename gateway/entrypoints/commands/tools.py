@@ -16,6 +16,23 @@ from typing import Any
 __all__ = ["register"]
 
 
+def _gateway_options(p: argparse.ArgumentParser, *, url: str, timeout: float) -> None:
+    p.add_argument("--url", required=True, help=url)
+    p.add_argument("--timeout", type=float, default=timeout, metavar="SECONDS", help=f"per request ({timeout:g})")
+
+
+REPLAY = (
+    "Send each sample request of SAMPLES-DIR (in manifest order, signed as the manifest says) to URL and compare the "
+    "answer with the expected response as canonical XML; tickets are matched one-to-one across the run and incident "
+    "ids are ignored. Exit code 1 on any mismatch or transport error."
+)
+RECORD = (
+    "Listen on HOST:PORT, forward every request to URL unchanged, return its answer unchanged, and save each SOAP "
+    "exchange into DIR as a sample pair (the request without wsse:Security) with an entry appended to "
+    "DIR/manifest.json. Ctrl-C stops."
+)
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "validate",
@@ -26,37 +43,25 @@ def register(sub: Any) -> None:
     p.set_defaults(handler=_validate)
 
     p = sub.add_parser(
-        "replay",
-        help="replay sample exchanges against a gateway and compare the answers",
-        description=(
-            "Send each sample request of SAMPLES-DIR (in manifest order, signed as the manifest says) to URL and "
-            "compare the answer with the expected response as canonical XML; tickets are matched one-to-one "
-            "across the run and incident ids are ignored. Exit code 1 on any mismatch or transport error."
-        ),
+        "replay", help="replay sample exchanges against a gateway and compare the answers", description=REPLAY
     )
     p.add_argument("folder", type=Path, metavar="SAMPLES-DIR")
-    p.add_argument("--url", required=True, help="the endpoint, e.g. http://127.0.0.1:8080/soap/repertorium")
+    _gateway_options(p, url="the endpoint, e.g. http://127.0.0.1:8080/soap/repertorium", timeout=30.0)
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write a JUnit XML report to FILE")
     p.add_argument(
         "--only", nargs="+", metavar="NAME", help="replay only these samples (and the samples they depend on)"
     )
-    p.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS", help="per request (30)")
     p.add_argument("-v", "--verbose", action="store_true", help="list passed samples too")
     p.set_defaults(handler=_replay)
 
     p = sub.add_parser(
         "record",
         help="a recording proxy: forward requests to a gateway and save each exchange as a sample",
-        description=(
-            "Listen on HOST:PORT, forward every request to URL unchanged, return its answer unchanged, and save each "
-            "SOAP exchange into DIR as a sample pair (the request without wsse:Security) with an entry appended to "
-            "DIR/manifest.json. Ctrl-C stops."
-        ),
+        description=RECORD,
     )
-    p.add_argument("--url", required=True, help="the gateway endpoint to forward to")
+    _gateway_options(p, url="the gateway endpoint to forward to", timeout=60.0)
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="the sample folder to add to")
     p.add_argument("--listen", default="127.0.0.1:8081", metavar="HOST:PORT", help="where to listen (127.0.0.1:8081)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS", help="per forwarded request (60)")
     p.set_defaults(handler=_record)
 
 
@@ -82,7 +87,9 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from gateway.tools.samples import ManifestError, Outcome, ProgressBar, Sample, load_manifest, replay, write_junit
+    from tqdm import tqdm
+
+    from gateway.tools.samples import ManifestError, Outcome, Sample, load_manifest, replay, write_junit
 
     try:
         manifest = load_manifest(args.folder)
@@ -92,33 +99,39 @@ def _replay(args: argparse.Namespace) -> int:
         return 2
     days = sorted({s.day.isoformat() for s in chosen if s.day is not None})
     assumed = f"; they assume the gateway's day {' and '.join(days)} (serve --today)" if days else ""
-    print(f"Replaying {len(chosen)} sample(s) of {args.folder} against {args.url}{assumed}.")
+    print(f"Replaying {len(chosen)} sample(s) of {args.folder} against {args.url}{assumed}.", flush=True)
     if len(days) > 1:
         print("Warning: these samples assume different days; one server can only have one.", file=sys.stderr)
-    bar = ProgressBar(sys.stderr)
 
-    def started(index: int, total: int, sample: Sample) -> None:
-        bar.show(index, total, sample.name)
+    # On a terminal only, on standard error; what is printed on standard output is written above it.
+    with tqdm(total=len(chosen), desc="replaying", unit="sample", file=sys.stderr, disable=None, leave=False) as bar:
 
-    def done(outcome: Outcome) -> None:
-        if outcome.passed and not args.verbose:
-            return
-        bar.clear()
-        if outcome.passed:
-            print(f"PASS {outcome.sample.name}")
-            return
-        print(f"FAIL {outcome.sample.name}: {outcome.message}")
-        if outcome.sample.shows:
-            print(f"     (shows: {outcome.sample.shows})")
-        if outcome.diff:
-            print(outcome.diff, end="" if outcome.diff.endswith("\n") else "\n")
-        sys.stdout.flush()
+        def started(index: int, total: int, sample: Sample) -> None:
+            bar.set_postfix_str(sample.name)
 
-    outcomes = replay(
-        args.folder, args.url, manifest=manifest, only=args.only, timeout=args.timeout, on_start=started, on_done=done
-    )
-    bar.show(len(outcomes), len(outcomes), "done")
-    bar.clear()
+        def done(outcome: Outcome) -> None:
+            bar.update()
+            if outcome.passed:
+                if args.verbose:
+                    bar.write(f"PASS {outcome.sample.name}", file=sys.stdout)
+                return
+            lines = [f"FAIL {outcome.sample.name}: {outcome.message}"]
+            if outcome.sample.shows:
+                lines.append(f"     (shows: {outcome.sample.shows})")
+            if outcome.diff:
+                lines.append(outcome.diff.removesuffix("\n"))
+            bar.write("\n".join(lines), file=sys.stdout)
+            sys.stdout.flush()
+
+        outcomes = replay(
+            args.folder,
+            args.url,
+            manifest=manifest,
+            only=args.only,
+            timeout=args.timeout,
+            on_start=started,
+            on_done=done,
+        )
     if args.junit is not None:
         write_junit(outcomes, args.junit, suite=args.folder.resolve().name or "samples")
     failed = sum(1 for o in outcomes if not o.passed)
