@@ -35,7 +35,7 @@ class Settings:
     # Reverse proxies whose X-Forwarded-* / Forwarded headers are believed (``serve --forwarded-allow-ips``, as
     # gunicorn names it); from any other address those headers are ignored. None is trusted by default.
     forwarded_allow_ips: tuple[str, ...] = ()
-    # Bounds on the XML of one request, checked while it is parsed, before authentication and validation
+    # Bounds on the XML of one request, checked once it is parsed, before authentication and validation
     # (gateway.contract.limits.XmlLimits says what each bounds).
     xml_max_depth: int = DEFAULT_LIMITS.max_depth
     xml_max_elements: int = DEFAULT_LIMITS.max_elements
