@@ -10,29 +10,11 @@ import argparse
 import sys
 from typing import Any
 
+from gateway.entrypoints.commands.argtypes import seconds, tcp_port
+
 __all__ = ["register"]
 
 MODES = ("ok", "fault", "slow")
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port (0 picks a free one)")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if not 0 <= value <= 3600:
-        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 3600 seconds")
-    return value
 
 
 def register(subparsers: Any) -> None:
@@ -46,10 +28,16 @@ def register(subparsers: Any) -> None:
         ),
     )
     provider.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    provider.add_argument("--port", type=_port, default=8090, help="TCP port (8090; 0 picks a free one)")
+    provider.add_argument(
+        "--port", type=tcp_port(zero_picks_free=True), default=8090, help="TCP port (8090; 0 picks a free one)"
+    )
     provider.add_argument("--mode", choices=MODES, default="ok", help="how it answers (ok)")
     provider.add_argument(
-        "--delay", type=_seconds, default=5.0, metavar="S", help="seconds a slow provider waits before answering (5)"
+        "--delay",
+        type=seconds(0, 3600),
+        default=5.0,
+        metavar="S",
+        help="seconds a slow provider waits before answering (5)",
     )
     provider.set_defaults(handler=handle_provider)
 
