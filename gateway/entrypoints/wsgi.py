@@ -1,18 +1,18 @@
 """Serving the endpoint over HTTP/1.1 with gunicorn, whatever the number of workers: an arbiter process and N
-worker processes, each handling requests on a fixed pool of threads (gunicorn's ``gthread`` worker, tightened
-here by ``GatewayWorker``).
+worker processes, each handling requests on a fixed pool of threads (gunicorn's ``gthread`` worker, changed here
+by ``GatewayWorker`` so that a thread is only ever given a request that has arrived).
 
 Invariants:
 - the arbiter opens no store and builds no application; each worker, after the fork, opens its own store (its
   own SQLite connections or PostgreSQL pool) and makes its own application, and closes the store when it exits.
   Workers share nothing but the database, which is where replayed nonces are caught.
 - everything a worker holds is bounded: ``threads`` handling threads (a fixed pool, so the store's per-thread
-  connections are bounded by it too), ``worker_connections`` open connections, and a kept-alive or fresh
-  connection that sends nothing is closed after ``keepalive_seconds``, waiting in the worker's poller, never on a
-  thread.
-- a request's head and body are read within ``request_timeout_seconds`` of its first byte: past that, reads end
-  as if the client had gone, so a slow or stalled client is answered 408 (once its head has arrived) or closed,
-  and holds one thread for at most that long.
+  connections are bounded by it too), ``worker_connections`` open connections; a connection that sends nothing
+  is closed after ``keepalive_seconds``.
+- a request is read ahead by the worker's main loop, without blocking, while it arrives; a thread takes it once
+  it is whole (or 64 KiB of it is there), so a slow or stalled client costs a connection, never a thread. Its
+  head and body must arrive within ``request_timeout_seconds`` of its first byte: past that it is answered 408
+  (once its head is in) or closed. Expect: 100-continue is answered as soon as the head is in.
 - the application only ever sees a complete body of a known length: a missing length on a POST is answered 411,
   a body over ``max_body_bytes`` is never handed over (the application answers its 413 fault on an empty body),
   a body ending early or malformed chunks are answered 400, each connection then closed. gunicorn itself answers
@@ -21,14 +21,19 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import functools
 import io
 import logging
 import math
+import re
 import resource
+import selectors
 import socket
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -39,7 +44,7 @@ from gateway.app.ports import Store
 from gateway.entrypoints.compose import make_app
 from gateway.entrypoints.settings import WORKER_TIMEOUT_SECONDS, Settings
 
-__all__ = ["CompleteBodies", "GatewayServer", "GatewayWorker", "connection_limit"]
+__all__ = ["CompleteBodies", "GatewayServer", "GatewayWorker", "connection_limit", "discard_cap"]
 
 log = logging.getLogger("gateway.http")
 
@@ -51,10 +56,14 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 # database, WAL and shared-memory files and the writers' lock.
 _RESERVED_FILES = 64
 _FILES_PER_THREAD = 5
-# How long closing a connection waits for the client's own close, so that the answer is not cut off by a reset
-# over unread bytes. gunicorn closes on the worker's main loop, which this wait blocks: keep it short.
-_LINGER_SECONDS = 0.25
 _READ_STEP = 64 * 1024
+# A request is read ahead by the worker's main loop up to this size before a thread takes it: a typical SOAP
+# request arrives whole, and a larger one is well under way (the kernel's receive buffer holds more).
+_PREFETCH_LIMIT = 64 * 1024
+_SWEEP_SECONDS = 0.1  # how often waiting connections are checked against their time
+_CONTENT_LENGTH = re.compile(rb"\ncontent-length:[ \t]*([0-9]{1,19})")
+_EXPECT_CONTINUE = re.compile(rb"\r\nexpect:[ \t]*100-continue[ \t]*(?:\r|$)")
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _BODILESS_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
 
@@ -69,20 +78,80 @@ def connection_limit(settings: Settings) -> int:
     return max(1, min(settings.worker_connections, spare))
 
 
+def discard_cap(max_body_bytes: int) -> int:
+    """How much of a body over the limit is read (and dropped) so that its client, still sending, is not reset
+    before it reads the 413; a body announced larger is refused without reading."""
+    return max(64 * 1024 * 1024, 16 * max_body_bytes)
+
+
 # -- the connection's socket ------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class _Head:
+    """What the main loop needs to know of a request head it has read ahead (never a parse: gunicorn's parser
+    judges the request; a wrong reading here only hands it to a thread sooner, or later at its deadline)."""
+
+    end: int  # where the body starts
+    length: int  # announced by Content-Length (0 without)
+    chunked: bool
+    expects_continue: bool  # HTTP/1.1 with Expect: 100-continue
+
+    @classmethod
+    def of(cls, data: bytes | bytearray) -> _Head | None:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return None
+        head = bytes(data[:end]).lower()
+        found = _CONTENT_LENGTH.search(head)
+        return cls(
+            end=end + 4,
+            length=0 if found is None else int(found.group(1)),
+            chunked=b"chunked" in head and b"\ntransfer-encoding:" in head,
+            expects_continue=head.split(b"\r\n", 1)[0].endswith(b"http/1.1") and bool(_EXPECT_CONTINUE.search(head)),
+        )
+
+    def body_arrived(self, data: bytes | bytearray) -> bool:
+        if self.chunked and self.length:
+            return True  # both framings: refused by gunicorn at once, whatever follows
+        if self.chunked:  # the last chunk (without trailer fields, which SOAP clients never send)
+            return b"0\r\n\r\n" in data[self.end :]
+        return len(data) - self.end >= self.length
+
+
+def _drop_expect(data: bytearray) -> None:
+    """Removes the Expect field from the head in ``data``: the 100 Continue has been answered here."""
+    head = bytes(data[: data.find(b"\r\n\r\n")]).lower()
+    start = head.find(b"\r\nexpect:")
+    stop = head.find(b"\r\n", start + 2)
+    del data[start : len(head) if stop < 0 else stop]
+
+
 class _DeadlineSocket(socket.socket):
-    """A client connection whose reads end at the current request's deadline: a read past it returns ``b""``, the
-    end of the stream, as if the client had gone, and marks the socket ``expired``. Once the server has shut down
-    its side, reads wait at most the short linger instead. A write that makes no progress for the write timeout
-    counts as a connection reset (the client stopped reading)."""
+    """A client connection that is read ahead without blocking (``prefetch``) until a whole request has arrived,
+    and whose reads then end at the request's deadline, counted from its first byte: a read past it returns
+    ``b""``, the end of the stream, as if the client had gone, and marks the socket ``expired``. Once the server
+    has shut down its side, reads take what has arrived and never wait. A write that makes no progress for the
+    write timeout counts as a connection reset (the client stopped reading)."""
 
-    __slots__ = ("_deadline", "_linger_until", "_write_timeout", "expired")
+    __slots__ = (
+        "_closing",
+        "_continued",
+        "_deadline",
+        "_eof",
+        "_prefetched",
+        "_write_timeout",
+        "awaiting_continue",
+        "expired",
+    )
 
+    _continued: bool  # this request's 100 Continue has been sent (from the main loop)
     _deadline: float
-    _linger_until: float | None
+    _closing: bool  # the server has shut its side: the connection is being closed
+    _eof: bool
+    _prefetched: bytearray
     _write_timeout: float
+    awaiting_continue: bool  # the client expects 100-continue, which it will not get: its body will not come
     expired: bool
 
     @classmethod
@@ -91,31 +160,111 @@ class _DeadlineSocket(socket.socket):
         blocking = sock.getblocking()
         adopted = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
         adopted.setblocking(blocking)
+        adopted._continued = adopted.awaiting_continue = False
         adopted._deadline = math.inf
-        adopted._linger_until = None
+        adopted._eof = False
+        adopted._closing = False
+        adopted._prefetched = bytearray()
         adopted._write_timeout = write_timeout
         adopted.expired = False
         return adopted
 
+    @property
+    def started(self) -> bool:
+        """Whether a request has begun: its deadline runs."""
+        return self._deadline != math.inf
+
+    @property
+    def deadline(self) -> float:
+        return self._deadline
+
     def start_request(self, seconds: float) -> None:
-        """A new request begins: its head and body must arrive within ``seconds``."""
+        """A request begins (its first bytes are here): its head and body must arrive within ``seconds``."""
         self._deadline = time.monotonic() + seconds
         self.expired = False
 
-    def _budget(self) -> float:
-        end = self._deadline if self._linger_until is None else self._linger_until
-        return end - time.monotonic()
+    def end_request(self) -> bytes:
+        """The request is answered: no deadline runs until the next one begins. Returns the bytes read ahead
+        beyond it (a pipelined next request), which the caller must give back to the parser."""
+        self._deadline = math.inf
+        self.expired = False
+        self._continued = self.awaiting_continue = False
+        leftover = bytes(self._prefetched)
+        self._prefetched.clear()
+        return leftover
+
+    def prefetch(self, request_seconds: float, max_body: int, refused_above: int) -> bool:
+        """Reads what has arrived, without waiting; whether the request is now worth a thread (``_ready``)."""
+        while not self._eof and len(self._prefetched) < _PREFETCH_LIMIT:
+            super().settimeout(0.0)
+            try:
+                data = super().recv(_PREFETCH_LIMIT - len(self._prefetched))
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                data = b""  # reset: the thread finds the end of the stream
+            if not data:
+                self._eof = True
+                break
+            if not self.started:
+                self.start_request(request_seconds)
+            self._prefetched += data
+        return self._ready(max_body, refused_above)
+
+    def _ready(self, max_body: int, refused_above: int) -> bool:
+        """A request is worth a thread once it has arrived whole, or announces a body it will not be sent (over
+        ``max_body`` with Expect: 100-continue, which is then refused without a 100) or that is refused unread
+        (over ``refused_above``), or is too large to wait for in memory, or the client has closed, or its time is
+        up. A client expecting 100-continue for a body that may come is answered 100 from here."""
+        if self._eof or len(self._prefetched) >= _PREFETCH_LIMIT or time.monotonic() >= self._deadline:
+            return True
+        head = _Head.of(self._prefetched)
+        if head is None:
+            return False
+        if head.expects_continue and not self._continued:
+            if head.length > max_body:
+                _drop_expect(self._prefetched)
+                self.awaiting_continue = True  # the client holds its body back: nothing to read, nothing to drain
+                return True
+            if not head.body_arrived(self._prefetched):
+                if not self._answer_continue():
+                    return True  # not now: gunicorn answers it in the thread, as it does
+                _drop_expect(self._prefetched)
+                self._continued = True
+                return False
+        return head.length > refused_above or head.body_arrived(self._prefetched)
+
+    def _answer_continue(self) -> bool:
+        try:
+            return super().send(_CONTINUE, socket.MSG_DONTWAIT) == len(_CONTINUE)
+        except OSError:
+            return False
 
     def recv(self, bufsize: int, flags: int = 0) -> bytes:
-        budget = self._budget()
+        if self._prefetched:
+            data = bytes(self._prefetched[:bufsize])
+            del self._prefetched[:bufsize]
+            return data
+        if self._eof:
+            return b""
+        if self._closing:
+            # gunicorn lingers on a closing connection for the client's own close, up to 2 s, on the worker's
+            # main loop: a client that never closes would stop the loop that long. What has arrived is drained
+            # (so that the close sends no reset over unread bytes); nothing is waited for.
+            super().settimeout(0.0)
+            try:
+                return super().recv(bufsize, flags)
+            except OSError:
+                return b""
+        budget = self._deadline - time.monotonic()
         if budget <= 0:
-            self.expired = self._linger_until is None
+            self.expired = True
             return b""
         super().settimeout(budget)
         try:
             return super().recv(bufsize, flags)
         except TimeoutError:
-            self.expired = self._linger_until is None
+            self.expired = True
             return b""
 
     def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
@@ -142,7 +291,7 @@ class _DeadlineSocket(socket.socket):
 
     def shutdown(self, how: int) -> None:
         if how != socket.SHUT_RD:
-            self._linger_until = time.monotonic() + _LINGER_SECONDS
+            self._closing = True
         super().shutdown(how)
 
 
@@ -150,21 +299,75 @@ class _DeadlineSocket(socket.socket):
 
 
 class GatewayWorker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, with two changes: a connection that has sent nothing yet waits in the poller
-    at once (gunicorn would hold a thread on it for up to 5 s first, so a burst of idle connections would make
-    every other client queue), and every request is read against the deadline of ``_DeadlineSocket``."""
+    """gunicorn's threaded worker, where a thread is only given a request that has arrived.
 
-    def handle(self, conn: Any) -> Any:
+    The worker's main loop reads each connection ahead (``_DeadlineSocket.prefetch``) as its bytes come, and hands
+    the connection to a thread once a whole request is there (or 64 KiB of it, or the client closed); until then
+    it waits in the poller with gunicorn's pending connections, at most until its deadline, when a thread answers
+    it (408 once the head is in) or it is closed. So slow and stalled clients cost a connection each, never a
+    thread; a thread reads only what has arrived, or, for a large body, against the deadline. gunicorn itself
+    would hold a thread for up to 5 s on a connection that has sent nothing, and then read without any limit.
+    """
+
+    _next_sweep = 0.0
+
+    def _arrived(self, conn: Any) -> bool:
         settings: Settings = self.app.settings
         if not isinstance(conn.sock, _DeadlineSocket):
             conn.sock = _DeadlineSocket.adopt(conn.sock, settings.request_timeout_seconds)
-        if not conn.initialized and not conn.data_ready and not conn.wait_for_data(0):
-            return _DEFER
-        conn.sock.start_request(settings.request_timeout_seconds)
+        max_body = settings.max_body_bytes
+        return conn.sock.prefetch(settings.request_timeout_seconds, max_body, discard_cap(max_body))
+
+    def handle(self, conn: Any) -> Any:
+        """In a thread: a connection given by the main loop, or just accepted."""
+        pipelined = conn.initialized and bool(conn.parser.unreader.buf.getvalue())  # already read by its parser
+        if not pipelined and not self._arrived(conn):
+            return _DEFER  # back to the poller: gunicorn's finish_request parks it with the pending ones
+        sock: _DeadlineSocket = conn.sock
+        if not sock.started:
+            sock.start_request(self.app.settings.request_timeout_seconds)
+        conn.data_ready = True  # what has arrived is read ahead: gunicorn must not wait for more on the socket
         keep_alive = super().handle(conn)
-        if keep_alive is True and conn.sock.expired:
-            return False  # a read ran out of time: what follows on this connection cannot be trusted
+        expired = sock.expired
+        leftover = sock.end_request()
+        if keep_alive is True:
+            if expired:
+                return False  # a read ran out of time: what follows on this connection cannot be trusted
+            if leftover:  # the parser reads it first; gunicorn then serves it at once, not from the poller
+                unreader = conn.parser.unreader
+                unreader.unread(unreader.take_buffered() + leftover)
         return keep_alive
+
+    def on_pending_socket_readable(self, conn: Any, client: Any) -> None:
+        """On the main loop: more bytes of a request still arriving (or the first ones)."""
+        if self._arrived(conn):
+            super().on_pending_socket_readable(conn, client)
+
+    def on_client_socket_readable(self, conn: Any, client: Any) -> None:
+        """On the main loop: a kept-alive connection's next request begins."""
+        if self._arrived(conn):
+            super().on_client_socket_readable(conn, client)
+        elif conn.sock.started:  # part of it is here: it waits for the rest with the pending ones
+            self.keepalived_conns.remove(conn)
+            self.pending_conns.append(conn)
+            self.poller.modify(client, selectors.EVENT_READ, functools.partial(self.on_pending_socket_readable, conn))
+
+    def murder_pending(self) -> None:
+        """On the main loop: a waiting connection whose time is up (the keep-alive time for one that has sent
+        nothing, its deadline for a request under way) is closed, or given to a thread to be answered 408."""
+        now = time.monotonic()
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + _SWEEP_SECONDS
+        for conn in [c for c in self.pending_conns if (c.sock.deadline if c.sock.started else c.timeout) <= now]:
+            self.pending_conns.remove(conn)
+            with contextlib.suppress(OSError, KeyError, ValueError):
+                self.poller.unregister(conn.sock)
+            if conn.sock.started:
+                self.enqueue_req(conn)
+            else:
+                self.nr_conns -= 1
+                conn.close()
 
 
 # -- the request body -------------------------------------------------------------------------------------
@@ -178,7 +381,7 @@ class CompleteBodies:
     def __init__(self, app: WsgiApp, max_body_bytes: int) -> None:
         self._app = app
         self._max_body = max_body_bytes
-        self._discard_cap = max(64 * 1024 * 1024, 16 * max_body_bytes)  # read to answer 413 cleanly, not beyond
+        self._discard_cap = discard_cap(max_body_bytes)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         stream = environ["wsgi.input"]
@@ -201,7 +404,7 @@ class CompleteBodies:
         if length is not None and length > self._max_body:
             # Never handed over: the application answers its own 413 fault on an empty body. Read (and dropped)
             # when reasonable, so that the client is not reset while it sends; else the connection closes at once.
-            if length <= self._discard_cap:
+            if length <= self._discard_cap and not getattr(environ.get("gunicorn.socket"), "awaiting_continue", False):
                 self._drain(stream, length)
             _close_after(start_response)
             environ["wsgi.input"] = io.BytesIO(b"")

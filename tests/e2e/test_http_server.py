@@ -100,12 +100,33 @@ class Answer:
 
 
 def answer(sock: socket.socket, method: str = "POST") -> Answer:
+    """The next answer on ``sock`` (after any 100 Continue), read whole."""
     started = time.monotonic()
     response = http.client.HTTPResponse(sock, method=method)
-    response.begin()
-    body = response.read()
+    try:
+        response.begin()
+        body = response.read()
+    finally:
+        response.close()
     headers = {k.lower(): v for k, v in response.getheaders()}
     return Answer(response.status, headers, body, time.monotonic() - started)
+
+
+def answers(sock: socket.socket, count: int) -> list[Answer]:
+    """``count`` answers following each other on ``sock``, read through one buffer (http.client's responses each
+    buffer on their own, and the first would swallow the next ones)."""
+    found = []
+    with sock.makefile("rb") as stream:
+        for _ in range(count):
+            started = time.monotonic()
+            status = int(stream.readline().split()[1])
+            headers = {}
+            while (line := stream.readline()) not in (b"\r\n", b""):
+                name, _, value = line.decode("latin-1").partition(":")
+                headers[name.strip().lower()] = value.strip()
+            body = stream.read(int(headers.get("content-length", "0")))
+            found.append(Answer(status, headers, body, time.monotonic() - started))
+    return found
 
 
 def closed_by_server(sock: socket.socket) -> bool:
@@ -134,10 +155,14 @@ def assert_served_at_once(server: Any, soap: Any) -> None:
     assert took < AT_ONCE, f"a normal request took {took:.2f} s"
 
 
-def stalled_body(server: Any) -> socket.socket:
-    """A client that sends its head and 100 of the 1000 body bytes it announced, then nothing."""
+def stalled_body(server: Any, *, expect: bool = False) -> socket.socket:
+    """A client that sends its head and 100 of the 1000 body bytes it announced, then nothing; or, ``expect``ing
+    100-continue, its head only."""
     sock = socket.create_connection((server.host, server.port), timeout=CUT_OFF + 10)
-    sock.sendall(head(server, length=1000) + b"<" * 100)
+    if expect:
+        sock.sendall(head(server, "Expect: 100-continue", length=1000))
+    else:
+        sock.sendall(head(server, length=1000) + b"<" * 100)
     return sock
 
 
@@ -160,6 +185,12 @@ def test_expect_100_continue_is_answered_at_once_then_the_request(quick: Any, so
         sock.sendall(data)
         final = answer(sock)
     assert final.status == 200 and b"ConsultResponse" in final.body
+
+
+def test_expect_100_continue_for_a_body_over_the_limit_is_refused_without_the_100(quick: Any) -> None:
+    with connected(quick) as sock:
+        sock.sendall(head(quick, "Expect: 100-continue", length=5 * 1024 * 1024))
+        assert sock.recv(12) == b"HTTP/1.1 413"  # no 100 first: the client keeps its 5 MiB
 
 
 def test_curl_sending_a_signed_request_over_1_kib_gets_its_answer_without_the_expect_delay(
@@ -273,6 +304,27 @@ def test_two_stalled_bodies_delay_nobody_with_two_workers(quick_two_workers: Any
             sock.close()
 
 
+def test_more_stalled_clients_than_threads_delay_nobody(quick: Any, soap: Any) -> None:
+    [worker] = workers_of(quick)
+    before = threads_of(worker)
+    bodies = [stalled_body(quick, expect=n % 2 == 0) for n in range(3 * THREADS)]
+    heads = [socket.create_connection((quick.host, quick.port), timeout=CUT_OFF + 10) for _ in range(3 * THREADS)]
+    try:
+        for sock in heads:
+            sock.sendall(f"POST /soap/repertorium HTTP/1.1\r\nHost: {quick.host}\r\n".encode())
+        started = time.monotonic()
+        time.sleep(0.3)
+        for _ in range(3):
+            assert_served_at_once(quick, soap)
+        assert threads_of(worker) <= before + THREADS
+        assert [answer(sock).status for sock in bodies] == [408] * len(bodies)
+        assert all(sock.recv(65536) == b"" for sock in heads)
+        assert time.monotonic() - started < CUT_OFF
+    finally:
+        for sock in bodies + heads:
+            sock.close()
+
+
 def test_a_client_stalling_in_its_head_is_disconnected(quick: Any, soap: Any) -> None:
     with connected(quick, timeout=CUT_OFF + 10) as sock:
         sock.sendall(f"POST /soap/repertorium HTTP/1.1\r\nHost: {quick.host}\r\nContent-Ty".encode())
@@ -292,6 +344,21 @@ def test_a_slow_body_that_arrives_in_time_is_answered(quick: Any, soap: Any) -> 
             sock.sendall(data[start : start + len(data) // 4 + 1])
         final = answer(sock)
     assert final.status == 200 and b"ConsultResponse" in final.body
+
+
+def test_pipelined_requests_on_one_connection_are_all_answered(quick: Any, soap: Any) -> None:
+    data = [soap.envelope(soap.consult(soap.new_ssin(), "2015-01-01")) for _ in range(3)]
+    with connected(quick) as sock:
+        sock.sendall(b"".join(head(quick, length=len(one)) + one for one in data))
+        got = answers(sock, len(data))
+    assert [a.status for a in got] == [200, 200, 200]
+    assert all(b"ConsultResponse" in a.body for a in got)
+
+
+def test_a_large_body_arriving_normally_is_answered(quick: Any, soap: Any) -> None:
+    data = soap.envelope(soap.consult(soap.new_ssin(), "2015-01-01")) + b"<!--" + b"x" * 300_000 + b"-->"
+    status, _, body = soap.http_post(quick, data, {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
+    assert status == 200 and b"ConsultResponse" in body
 
 
 # -- framing ---------------------------------------------------------------------------------------------
