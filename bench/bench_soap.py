@@ -555,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         echo_body = echo_module().request_body()
         results: dict[tuple[int, int, str, str], list[Measure]] = {}
         serials = itertools.count(0, plan)
+        unchecked: list[str] = []  # runs whose writes the sanity check could not find
 
         def measure(workers: int, connections: int, operation: str, server: Running, bodies: list[bytes]) -> Measure:
             if use_wrk:
@@ -584,7 +585,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                             bodies = [integrate_body(make_ssin(first + i)) for i in range(plan)]
                             integrated = measure(workers, connections, "Integrate", gateway, bodies).requests
                             # wrk asks each thread for one request it never sends: check persons further in
-                            _check_integrated(gateway.url, [make_ssin(first + 10), make_ssin(first + integrated // 2)])
+                            people = [make_ssin(first + 10), make_ssin(first + integrated // 2)]
+                            if not _check_integrated(gateway.url, people):
+                                unchecked.append(f"{workers} worker(s), {connections} conn: {gateway.name}")
                             known = max(1, min(integrated, 1000))
                             bodies = [consult_body(make_ssin(first + i % known)) for i in range(plan)]
                             measure(workers, connections, "Consult", gateway, bodies)
@@ -593,6 +596,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         errors = sum(m.errors for measures in results.values() for m in measures)
         if errors:
             print(f"{errors} requests failed: the figures above are not trustworthy")
+        if unchecked:
+            print(f"The writes of these runs were not found afterwards: {'; '.join(unchecked)}")
+            errors += len(unchecked)
 
         stages: dict[str, float] = {}
         if args.breakdown:
@@ -661,15 +667,21 @@ def _summary(
     return failed
 
 
-def _check_integrated(url: str, people: Sequence[str]) -> None:
-    """A sanity check after the runs: persons of the Integrate run are really in the directory."""
-    from gateway.client import RepertoriumClient
+def _check_integrated(url: str, people: Sequence[str]) -> bool:
+    """A sanity check after an Integrate run: its persons are really in the directory. Says what is wrong."""
+    from gateway.client import ClientError, RepertoriumClient
 
     with RepertoriumClient(url, INSTITUTION, SECRET) as client:
         for person in people:
-            found = client.consult(person, start=date(2015, 1, 1)).integrations
+            try:
+                found = client.consult(person, start=date(2015, 1, 1)).integrations
+            except (ClientError, OSError) as exc:
+                print(f"  the check of {person} failed: {exc}")
+                return False
             if not found:
-                raise SystemExit(f"{person} was not integrated: the Integrate run did not write")
+                print(f"  {person} was not integrated: the Integrate run did not write")
+                return False
+    return True
 
 
 if __name__ == "__main__":
