@@ -12,6 +12,8 @@
     │   └── InvalidResponse               RESPONSE_INVALID           an answer failed the schema; never sent
     ├── RequestError                      (soap:Client faults: the message itself is wrong)
     │   ├── MalformedMessage              MALFORMED_MESSAGE          not well-formed XML, not a SOAP envelope
+    │   │   ├── NonUtf8Message            ENCODING_NOT_UTF8          a body not in UTF-8 (WS-I R1012, R1018)
+    │   │   └── ForbiddenProcessingInstruction  PROCESSING_INSTRUCTION_FORBIDDEN  (SOAP 1.1 section 3)
     │   ├── VersionMismatch               VERSION_MISMATCH           a SOAP 1.2 (or other) envelope namespace
     │   ├── ForbiddenDoctype              DOCTYPE_FORBIDDEN          a DOCTYPE or entity declaration
     │   ├── EmptyBody                     EMPTY_BODY                 no request element in soap:Body
@@ -21,7 +23,9 @@
     │   ├── SoapActionMismatch            SOAPACTION_MISMATCH        SOAPAction names another operation
     │   ├── MustUnderstandFault           MUST_UNDERSTAND            a mustUnderstand header we do not know
     │   ├── MessageTooLarge               MESSAGE_TOO_LARGE          body over the size limit (HTTP 413)
-    │   └── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
+    │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
+    │   ├── XmlLimitExceeded              XML_LIMIT_EXCEEDED         too deep, too many elements, names, text
+    │   └── DateOutOfRange                DATE_OUT_OF_RANGE          a day or instant outside years 1 to 9999
     ├── AuthenticationError               (wsse: faults; ``public`` is the faultstring)
     │   ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
     │   │   ├── IncompleteUsernameToken   USERNAME_TOKEN_INCOMPLETE  a password digest without Nonce or Created
@@ -58,10 +62,12 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "CreatedOutsideWindow",
+    "DateOutOfRange",
     "EmptyBody",
     "FailedAuthentication",
     "FaultError",
     "ForbiddenDoctype",
+    "ForbiddenProcessingInstruction",
     "GatewayError",
     "IncompleteUsernameToken",
     "InstitutionExists",
@@ -74,6 +80,7 @@ __all__ = [
     "ManifestError",
     "MessageTooLarge",
     "MustUnderstandFault",
+    "NonUtf8Message",
     "NonceReplayed",
     "PasswordTextRefused",
     "ProviderError",
@@ -88,6 +95,7 @@ __all__ = [
     "UnsupportedEncoding",
     "UnsupportedMediaType",
     "VersionMismatch",
+    "XmlLimitExceeded",
 ]
 
 
@@ -216,6 +224,36 @@ class MessageTooLarge(RequestError):
 class UnsupportedMediaType(RequestError):
     code = "UNSUPPORTED_MEDIA_TYPE"
     http_status = 415
+
+
+class NonUtf8Message(MalformedMessage):
+    """The body is not UTF-8, or its XML declaration names another encoding (WS-I Basic Profile R1012, R1018)."""
+
+    code = "ENCODING_NOT_UTF8"
+
+
+class ForbiddenProcessingInstruction(MalformedMessage):
+    """A processing instruction, which SOAP 1.1 (section 3) and WS-I Basic Profile R1009 forbid."""
+
+    code = "PROCESSING_INSTRUCTION_FORBIDDEN"
+
+
+class XmlLimitExceeded(RequestError):
+    """A message beyond a bound of ``XmlLimits`` (depth, elements, attributes, namespaces, text); ``limit``
+    names the bound."""
+
+    code = "XML_LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class DateOutOfRange(RequestError, ValueError):
+    """A day or instant the calendar of the gateway cannot hold: before 0001-01-01 or after 9999-12-31, the
+    directory's last day (also a ``ValueError``, as date arithmetic past those days is)."""
+
+    code = "DATE_OUT_OF_RANGE"
 
 
 class AuthenticationError(GatewayError):

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from lxml import etree
 
 from gateway.contract import safexml
+from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.names import (
     CONNECTOR_NS,
     SOAP_ENV,
@@ -44,7 +45,15 @@ from gateway.domain.manage_access import (
     ServiceOutcome,
     ServiceRequest,
 )
-from gateway.errors import ForbiddenDoctype, InternalError, MalformedMessage, SchemaViolation
+from gateway.errors import (
+    ForbiddenDoctype,
+    ForbiddenProcessingInstruction,
+    InternalError,
+    MalformedMessage,
+    NonUtf8Message,
+    SchemaViolation,
+    XmlLimitExceeded,
+)
 
 __all__ = [
     "CONNECTOR_PATH",
@@ -95,6 +104,7 @@ REASON_CODES: Mapping[str, str] = {
     Reason.PERIOD_EXCEEDS_MAXIMUM: "39000005",
     Reason.DUPLICATE_PERSON: "39000006",
     Reason.REFERENCE_REUSED: "39000007",
+    Reason.DATE_OUT_OF_RANGE: "39000008",
     # the legacy front's checks
     LegacyReason.ORGUNIT_MISMATCH: "39100001",
     LegacyReason.MATRIXID_MISMATCH: "39100002",
@@ -108,6 +118,9 @@ REASON_CODES: Mapping[str, str] = {
     MalformedMessage.code: "39200001",
     ForbiddenDoctype.code: "39200002",
     SchemaViolation.code: "39200003",
+    NonUtf8Message.code: "39200004",
+    ForbiddenProcessingInstruction.code: "39200005",
+    XmlLimitExceeded.code: "39200006",
     # the access layer (v1 CheckAccess and SendFlow)
     AccessReason.ACCESS_DENIED: "39300001",
     AccessReason.UNKNOWN_FLOW: "39300002",
@@ -150,28 +163,17 @@ _TIME = re.compile(r"[1-2][0-9]{3}[0-1][0-9][0-3][0-9]T[0-2][0-9][0-5][0-9][0-5]
 # -- reading ---------------------------------------------------------------------------------------------------
 
 
-def parse_document(text: str) -> etree._Element:
-    """The SSDN document that ``xmlString`` carries, parsed by the hardened parser; a DOCTYPE is refused.
+def parse_document(text: str, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    """The SSDN document that ``xmlString`` carries, read as strictly as an envelope (``safexml.read_message``:
+    no DOCTYPE, no processing instruction, nothing opened, within ``limits``).
 
     The text is what the client escaped or wrapped in CDATA; an XML declaration in it no longer names the
-    encoding (the text is already characters), so it is dropped before the document is parsed as UTF-8.
+    encoding (the text is already characters), so it is dropped before the document is read as UTF-8.
     """
     body = _DECLARATION.sub("", text, count=1)
     if not body.strip():
         raise MalformedMessage("xmlString is empty: it must hold an SSDNRequest document as text.")
-    data = body.encode("utf-8")
-    try:
-        root = safexml.fromstring(data, strip=True)
-    except etree.XMLSyntaxError as exc:
-        if b"<!DOCTYPE" in data or b"<!ENTITY" in data:
-            raise ForbiddenDoctype("The SSDN document in xmlString contains a DOCTYPE, which is not allowed.") from exc
-        raise MalformedMessage(f"The SSDN document in xmlString is not well-formed XML: {exc.msg}.") from exc
-    except (ValueError, etree.LxmlError) as exc:
-        raise MalformedMessage(f"The SSDN document in xmlString cannot be read as XML: {exc}.") from exc
-    info = root.getroottree().docinfo
-    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise ForbiddenDoctype("The SSDN document in xmlString contains a DOCTYPE, which is not allowed.")
-    return root
+    return safexml.read_message(body.encode("utf-8"), limits, subject="The SSDN document in xmlString")
 
 
 def _text(element: etree._Element | None) -> str | None:

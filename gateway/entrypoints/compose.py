@@ -26,6 +26,7 @@ from gateway.app.directory_service import DirectoryService, brussels_today
 from gateway.app.manage_access_service import ManageAccessService
 from gateway.app.ports import Store
 from gateway.contract.certificates import Certificate, load_certificates
+from gateway.contract.limits import XmlLimits
 from gateway.contract.resources import xsd_path
 from gateway.contract.schema import MessageSchema
 from gateway.contract.ssdn import CONNECTOR_PATH, CONNECTOR_WSDL_FILE, SSDN_XSD_FILE
@@ -91,6 +92,14 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         clock=clock,
     )
     proxies = TrustedProxies.parse(settings.forwarded_allow_ips)
+    limits = XmlLimits(
+        max_depth=settings.xml_max_depth,
+        max_elements=settings.xml_max_elements,
+        max_attributes=settings.xml_max_attributes,
+        max_namespaces=settings.xml_max_namespaces,
+        max_namespaces_total=settings.xml_max_namespaces_total,
+        max_text_chars=settings.xml_max_text_chars,
+    )
     caller = CertificateOrToken(
         authenticator, ClientCertificates(proxies, client_authorities(settings)), store, clock=clock
     )
@@ -104,12 +113,14 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=proxies,
         caller=caller,
+        xml_limits=limits,
     )
     connector = ConnectorEndpoint(
         documents=ContractDocuments(CONNECTOR_WSDL_FILE),
-        answerer=DocumentAnswerer(ssdn_schema, ManageAccessService(directory), clock),
+        answerer=DocumentAnswerer(ssdn_schema, ManageAccessService(directory), clock, limits),
         caller=caller,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=proxies,
+        xml_limits=limits,
     )
     return Fronts(repertorium, connector)

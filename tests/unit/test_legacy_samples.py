@@ -15,7 +15,13 @@ from network_schemas import network_schemas
 from gateway.contract.ssdn import REASON_CODES
 from gateway.domain.directory import Reason
 from gateway.domain.manage_access import LegacyReason
-from gateway.errors import ForbiddenDoctype, MalformedMessage, SchemaViolation
+from gateway.errors import (
+    ForbiddenDoctype,
+    ForbiddenProcessingInstruction,
+    MalformedMessage,
+    SchemaViolation,
+    XmlLimitExceeded,
+)
 from gateway.tools.samples import load_manifest, request_path, response_path
 from gateway.tools.validate import check_bytes
 
@@ -36,7 +42,15 @@ NOT_FROM_THIS_FRONT = {
 }
 REACHABLE = {
     REASON_CODES[str(r)]
-    for r in (*Reason, *LegacyReason, MalformedMessage.code, ForbiddenDoctype.code, SchemaViolation.code)
+    for r in (
+        *Reason,
+        *LegacyReason,
+        MalformedMessage.code,
+        ForbiddenDoctype.code,
+        SchemaViolation.code,
+        ForbiddenProcessingInstruction.code,
+        XmlLimitExceeded.code,
+    )
     if r not in NOT_FROM_THIS_FRONT
 }
 

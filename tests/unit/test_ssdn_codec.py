@@ -27,7 +27,15 @@ from gateway.contract.ssdn import (
 from gateway.domain.access import AccessReason
 from gateway.domain.directory import Detail, Reason, Severity
 from gateway.domain.manage_access import LegacyReason, refused_document
-from gateway.errors import ForbiddenDoctype, InternalError, MalformedMessage, SchemaViolation
+from gateway.errors import (
+    ForbiddenDoctype,
+    ForbiddenProcessingInstruction,
+    InternalError,
+    MalformedMessage,
+    NonUtf8Message,
+    SchemaViolation,
+    XmlLimitExceeded,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 INFORMATION = {Reason.ALREADY_INTEGRATED, Reason.NOTHING_TO_REMOVE}
@@ -36,7 +44,7 @@ WARNING = {Reason.ATTESTATION_AT_RISK, LegacyReason.SERVICE_REQUEST_WARNING}
 
 def test_every_reason_of_the_project_has_one_8_digit_code_starting_with_its_severity() -> None:
     reasons = {*Reason, *AccessReason, *LegacyReason, MalformedMessage.code, ForbiddenDoctype.code}
-    reasons.add(SchemaViolation.code)
+    reasons |= {SchemaViolation.code, NonUtf8Message.code, ForbiddenProcessingInstruction.code, XmlLimitExceeded.code}
     assert set(REASON_CODES) == {str(r) for r in reasons}
     assert len(set(REASON_CODES.values())) == len(REASON_CODES)
     for reason, code in REASON_CODES.items():
@@ -47,7 +55,7 @@ def test_every_reason_of_the_project_has_one_8_digit_code_starting_with_its_seve
 
 def test_the_table_in_docs_is_the_codes_table() -> None:
     text = (ROOT / "docs" / "legacy-reason-codes.md").read_text()
-    rows = re.findall(r"^\| `([A-Z_]+)` \| ([0-9]{8}) \| (\w+) \|", text, re.MULTILINE)
+    rows = re.findall(r"^\| `([A-Z0-9_]+)` \| ([0-9]{8}) \| (\w+) \|", text, re.MULTILINE)
     assert {name: code for name, code, _ in rows} == dict(REASON_CODES)
     severity = {"1": "information", "2": "warning", "3": "error"}
     assert all(severity[code[0]] == word for _, code, word in rows)

@@ -1,7 +1,8 @@
 """The SSDN document inside ``xmlString`` answered: read, checked, carried out, and the SSDNReply written.
 
 Invariant: whatever the text holds, the answer is an SSDNReply that validated against xsd/ssdn-service.xsd: a
-document that is not well-formed, has a DOCTYPE or does not validate is refused as a whole (ok="NO", the reason
+document that is not well-formed, has a DOCTYPE or a processing instruction, breaks the XML limits or does not
+validate is refused as a whole (ok="NO", the reason
 in the ReplyContext and in a ServiceReply, an audit record), one that can be read goes to the ManageAccess use
 case; nothing inside the document ever becomes a SOAP fault. A reply that fails the schema is our bug: it raises
 ``InvalidResponse`` and is never sent.
@@ -16,6 +17,7 @@ from lxml import etree
 
 from gateway.app.manage_access_service import ManageAccessService
 from gateway.app.ports import InstitutionRecord, NonceClaim
+from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.schema import MessageSchema
 from gateway.contract.ssdn import Reply, parse_document, read_document, salvage, write_reply
 from gateway.domain.directory import Detail, Severity
@@ -32,10 +34,12 @@ class DocumentAnswerer:
         schema: MessageSchema,
         service: ManageAccessService,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: XmlLimits = DEFAULT_LIMITS,
     ) -> None:
         self._schema = schema
         self._service = service
         self._clock = clock
+        self._limits = limits
 
     def answer(
         self,
@@ -49,7 +53,7 @@ class DocumentAnswerer:
         arrived = received or self._clock()
         root: etree._Element | None = None
         try:
-            root = parse_document(text)
+            root = parse_document(text, self._limits)
             self._schema.check_request(root)
             document = read_document(root)
         except RequestError as error:

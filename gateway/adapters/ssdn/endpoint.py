@@ -3,10 +3,11 @@
 
 Invariant: a document reaches the ManageAccess use case only after, in this order, the path and method are the
 connector's, the whole body was read within the size limit, the Content-Type is text/xml, the body parsed safely
-as a SOAP 1.1 envelope whose Body holds exactly one ``xmlString`` of the connector's namespace with text only,
-the SOAPAction is empty or sendXML's (quoted or not), and the caller proved an institution. Up to there every
-refusal is a SOAP fault, as on the v1 front; from there on the answer is always an ``xmlString`` holding an
-SSDNReply that validated against xsd/ssdn-service.xsd (``DocumentAnswerer``), whatever the document holds.
+as a SOAP 1.1 envelope (within the XML limits) whose Body holds exactly one ``xmlString`` of the connector's
+namespace with text only, the SOAPAction is empty or sendXML's (quoted or not), and the caller proved an
+institution. Up to there every refusal is a SOAP fault, as on the v1 front; from there on the answer is always an
+``xmlString`` holding an SSDNReply that validated against xsd/ssdn-service.xsd (``DocumentAnswerer``), whatever
+the document holds.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from gateway.adapters.soap.http import (
 )
 from gateway.adapters.soap.wssecurity import SECURITY
 from gateway.adapters.ssdn.documents import DocumentAnswerer
+from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.names import CONNECTOR_NS, SEND_XML_ACTION, qname
 from gateway.contract.ssdn import CONNECTOR_PATH, reply_envelope
 from gateway.errors import MalformedMessage, SoapActionMismatch, UnknownOperation
@@ -57,9 +59,11 @@ class ConnectorEndpoint:
         caller: Caller,
         max_body_bytes: int,
         trusted_proxies: TrustedProxies | None = None,
+        xml_limits: XmlLimits = DEFAULT_LIMITS,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._proxies = trusted_proxies or TrustedProxies()
+        self._xml_limits = xml_limits
         self._documents = documents
         self._answerer = answerer
         self._caller = caller
@@ -103,7 +107,7 @@ class ConnectorEndpoint:
 
     def _send_xml(self, environ: dict[str, Any], data: bytes, received: datetime) -> bytes:
         check_content_type(environ)
-        envelope = parse_envelope(data, _UNDERSTOOD)
+        envelope = parse_envelope(data, _UNDERSTOOD, self._xml_limits)
         carrier = envelope.body
         if carrier.tag != _XML_STRING:
             name = etree.QName(carrier)
