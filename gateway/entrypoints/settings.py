@@ -6,6 +6,7 @@ this object.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -33,3 +34,6 @@ class Settings:
     # Reverse proxies whose X-Forwarded-* / Forwarded headers are believed (``serve --forwarded-allow-ips``, as
     # gunicorn names it); from any other address those headers are ignored. None is trusted by default.
     forwarded_allow_ips: tuple[str, ...] = ()
+    # The key that signs the console's session cookies: random for each server started (made before its workers
+    # fork, so they all share it), so a restart ends every console session.
+    console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

@@ -210,6 +210,7 @@ def handle_serve(args: argparse.Namespace) -> int:
         )
     print(f"Serving the repertorium at {endpoint} with {settings.workers} worker(s).")
     print(f"WSDL: {endpoint}?wsdl")
+    print(f"Operator console: http://{_url_host(settings.host)}:{settings.port}/console/")
     sys.stdout.flush()
 
     from gateway.entrypoints.wsgi import GatewayServer, SingleProcessServer
