@@ -93,6 +93,18 @@ def test_today_is_a_dashed_line_and_the_missing_days_a_red_row_with_bands_across
     assert len(bands) == 2
 
 
+def test_a_today_years_away_is_pointed_at_from_the_edge_instead_of_squeezing_the_bars() -> None:
+    rows = (Row("OCMW Demostad (0212345668)", "01", (Period(date(2014, 12, 1), date(2015, 1, 31)),), True),)
+    chart = Chart("Timeline", rows, date(2026, 12, 2), Period(date(1900, 1, 1)))
+    svg = _parse(chart)
+    ((left, right),) = _bars(svg).values()
+    assert right - left > 0.8 * (X1 - LABEL_WIDTH)
+    assert "today 2026-12-02 →" in [t.text for t in svg.iter(f"{SVG}text")]
+    assert not [line for line in svg.iter(f"{SVG}line") if line.get("stroke-dasharray")]
+    before = _parse(Chart("Timeline", rows, date(2010, 1, 1), Period(date(1900, 1, 1))))
+    assert "← today 2010-01-01" in [t.text for t in before.iter(f"{SVG}text")]
+
+
 def test_a_period_longer_than_the_window_is_cut_at_its_edges_with_a_chevron() -> None:
     window = Period(date(2015, 1, 1), date(2015, 1, 31))
     svg = _parse(_chart(Row("X (0212345668)", "02", (Period(date(2014, 6, 1), date(2015, 5, 31)),)), window=window))

@@ -152,6 +152,7 @@ TEXTS: Mapping[str, tuple[str, str, str]] = {
         "Geen enkele instelling heeft deze persoon in deze periode geïntegreerd.",
         "Aucune institution n'a intégré cette personne sur cette période.",
     ),
+    "all_periods": ("every period", "alle periodes", "toutes les périodes"),
     "onwards": ("onwards", "en verder", "et au-delà"),
     "open_end": ("open end", "open einde", "sans fin"),
     "timeline": ("Timeline", "Tijdlijn", "Ligne du temps"),

@@ -70,29 +70,26 @@ class Chart:
 
 
 def _span(chart: Chart) -> tuple[date, date]:
-    """The first and last day drawn: the window, narrowed to what there is to show, with a little room around."""
-    points: list[date] = [chart.today]
-    for row in chart.rows:
-        for p in row.periods:
-            points.append(p.start)
-            if p.end is not None:
-                points.append(p.end)
-    for p in chart.missing:
-        points.append(p.start)
-        if p.end is not None:
-            points.append(p.end)
-    inside = [d for d in points if chart.window.contains(d)] or [chart.window.start]
-    lo = min(inside)
-    hi = chart.window.end if chart.window.end is not None else max(inside)
+    """The first and last day drawn: the days the periods begin and end within the window, and today when it is
+    near them (a today years away would squeeze every bar into a sliver: the axis then points to it instead)."""
+    window = chart.window
+    periods = [p for row in chart.rows for p in row.periods] + list(chart.missing)
+    days = [d for p in periods for d in (p.start, p.end) if d is not None and window.contains(d)]
+    days += [window.start for p in periods if p.start < window.start <= p.last]  # seen from the window's start
+    today = chart.today if window.contains(chart.today) else None
+    if not days:
+        days = [today or window.start]
+    lo, hi = min(days), max(days)
+    reach = max(hi - lo, timedelta(days=28)) / 2
+    if today is not None and lo - reach <= today <= hi + reach:
+        lo, hi = min(lo, today), max(hi, today)
     if hi - lo < timedelta(days=27):
         middle = lo + (hi - lo) / 2
         lo, hi = middle - timedelta(days=14), middle + timedelta(days=14)
     pad = max(timedelta(days=3), (hi - lo) / 25)
-    lo, hi = lo - pad, hi + pad
-    if lo < chart.window.start:
-        lo = chart.window.start
-    if chart.window.end is not None and hi > chart.window.end:
-        hi = chart.window.end
+    lo, hi = max(lo - pad, window.start), hi + pad
+    if window.end is not None and hi > window.end:
+        hi = window.end
     return lo, hi
 
 
@@ -232,7 +229,26 @@ def render_svg(chart: Chart) -> str:
     if not chart.rows and not missing:
         canvas.text(canvas.x0 + 12, TOP + 21, words.nothing, size=12, fill=MUTED)
 
-    if lo <= chart.today <= hi:
+    if chart.today > hi:
+        canvas.text(
+            canvas.x1,
+            plot_bottom + 20,
+            f"{words.today} {chart.today.isoformat()} →",
+            size=11,
+            fill=TODAY,
+            text_anchor="end",
+            font_weight="bold",
+        )
+    elif chart.today < lo:
+        canvas.text(
+            canvas.x0,
+            plot_bottom + 20,
+            f"← {words.today} {chart.today.isoformat()}",
+            size=11,
+            fill=TODAY,
+            font_weight="bold",
+        )
+    else:
         x = round(canvas.x(chart.today) + (canvas.x(chart.today + ONE_DAY) - canvas.x(chart.today)) / 2, 2)
         canvas.add(
             f'<line x1="{x}" y1="{TOP - 6}" x2="{x}" y2="{plot_bottom + 6}" stroke="{TODAY}" stroke-width="2" '

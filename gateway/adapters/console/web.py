@@ -53,6 +53,7 @@ from gateway.errors import GatewayError
 
 __all__ = ["MAX_MEMBERS", "MAX_NAME_CHARS", "Console"]
 
+HISTORY_START = date(1900, 1, 1)  # a timeline asked for without a period shows every period (no SSIN is older)
 MAX_MEMBERS = 12
 MAX_NAME_CHARS = 60
 DATE_FIELDS = ("ConsultationPeriod", "ValidityPeriod", "DecisionPeriod")
@@ -527,7 +528,7 @@ class Console:
         assert context.record is not None
         query = context.request.query
         try:
-            start = query.day("start", "start_date") or self._default_start()
+            start = query.day("start", "start_date") or HISTORY_START
             end = query.day("end", "end_date")
             if end is not None and end < start:
                 raise FormError("end_before_start", field="consultation_period")
@@ -586,6 +587,7 @@ class Console:
             "timeline.html",
             ssin=ssin,
             window=window,
+            whole_history=window == Period(HISTORY_START),
             result=result,
             refused=refused,
             svg=svg,
