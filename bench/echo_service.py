@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+# spyne 2.14 imports on Python 3.12 and 3.13 only with the gateway's shim installed first.
+import gateway.adapters.soap._spyne_compat  # noqa: F401
+
+# isort: split
 from spyne import Application, Service, Unicode, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication

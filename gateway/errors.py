@@ -12,6 +12,8 @@
     │   └── InvalidResponse               RESPONSE_INVALID           an answer failed the schema; never sent
     ├── RequestError                      (soap:Client faults: the message itself is wrong)
     │   ├── MalformedMessage              MALFORMED_MESSAGE          not well-formed XML, not a SOAP envelope
+    │   │   ├── NonUtf8Message            ENCODING_NOT_UTF8          a body not in UTF-8 (WS-I R1012, R1018)
+    │   │   └── ForbiddenProcessingInstruction  PROCESSING_INSTRUCTION_FORBIDDEN  (SOAP 1.1 section 3)
     │   ├── VersionMismatch               VERSION_MISMATCH           a SOAP 1.2 (or other) envelope namespace
     │   ├── ForbiddenDoctype              DOCTYPE_FORBIDDEN          a DOCTYPE or entity declaration
     │   ├── EmptyBody                     EMPTY_BODY                 no request element in soap:Body
@@ -21,7 +23,9 @@
     │   ├── SoapActionMismatch            SOAPACTION_MISMATCH        SOAPAction names another operation
     │   ├── MustUnderstandFault           MUST_UNDERSTAND            a mustUnderstand header we do not know
     │   ├── MessageTooLarge               MESSAGE_TOO_LARGE          body over the size limit (HTTP 413)
-    │   └── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
+    │   ├── UnsupportedMediaType          UNSUPPORTED_MEDIA_TYPE     Content-Type other than text/xml (HTTP 415)
+    │   ├── XmlLimitExceeded              XML_LIMIT_EXCEEDED         too deep, too many elements, names, text
+    │   └── DateOutOfRange                DATE_OUT_OF_RANGE          a day or instant outside years 1 to 9999
     ├── AuthenticationError               (wsse: faults; ``public`` is the faultstring)
     │   ├── InvalidSecurity               INVALID_SECURITY           malformed or missing Security header
     │   │   ├── IncompleteUsernameToken   USERNAME_TOKEN_INCOMPLETE  a password digest without Nonce or Created
@@ -30,9 +34,14 @@
     │       ├── PasswordTextRefused       PASSWORD_TEXT_REFUSED      #PasswordText where only digests are accepted
     │       ├── CreatedOutsideWindow      CREATED_OUTSIDE_WINDOW     wsu:Created too old or in the future
     │       └── NonceReplayed             NONCE_REPLAYED             a nonce the institution used before
-    └── SampleError                       (the integrator tools: replay, record; never raised by the server)
-        ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
-        └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
+    ├── SampleError                       (the integrator tools: replay, record; never raised by the server)
+    │   ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
+    │   └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
+    └── ClientError                       CLIENT_ERROR               (the client library, in the caller's process)
+        ├── InvalidRequest                CLIENT_INVALID_REQUEST     the arguments make no valid request; none was sent
+        ├── ClientTransportError          CLIENT_TRANSPORT           no SOAP answer: refused, reset, timeout, HTTP error
+        └── FaultError                    CLIENT_FAULT               the gateway answered with a SOAP fault (``reason``)
+            └── AuthenticationFailed      CLIENT_AUTHENTICATION      a WS-Security fault: unknown institution, secret...
 
 An authentication error shows the caller only its ``public`` sentence. A plain ``FailedAuthentication`` (an
 unknown institution, a wrong digest, a disabled institution) always shows the one fixed sentence of its class, so
@@ -46,24 +55,32 @@ from __future__ import annotations
 
 __all__ = [
     "AuthenticationError",
+    "AuthenticationFailed",
     "CatalogueError",
+    "ClientError",
+    "ClientTransportError",
     "ConfigurationError",
     "ConflictError",
     "CreatedOutsideWindow",
+    "DateOutOfRange",
     "EmptyBody",
     "FailedAuthentication",
+    "FaultError",
     "ForbiddenDoctype",
+    "ForbiddenProcessingInstruction",
     "GatewayError",
     "IncompleteUsernameToken",
     "InstitutionExists",
     "InternalError",
     "InvalidPeriod",
+    "InvalidRequest",
     "InvalidResponse",
     "InvalidSecurity",
     "MalformedMessage",
     "ManifestError",
     "MessageTooLarge",
     "MustUnderstandFault",
+    "NonUtf8Message",
     "NonceReplayed",
     "PasswordTextRefused",
     "ProviderError",
@@ -78,6 +95,7 @@ __all__ = [
     "UnsupportedEncoding",
     "UnsupportedMediaType",
     "VersionMismatch",
+    "XmlLimitExceeded",
 ]
 
 
@@ -208,6 +226,36 @@ class UnsupportedMediaType(RequestError):
     http_status = 415
 
 
+class NonUtf8Message(MalformedMessage):
+    """The body is not UTF-8, or its XML declaration names another encoding (WS-I Basic Profile R1012, R1018)."""
+
+    code = "ENCODING_NOT_UTF8"
+
+
+class ForbiddenProcessingInstruction(MalformedMessage):
+    """A processing instruction, which SOAP 1.1 (section 3) and WS-I Basic Profile R1009 forbid."""
+
+    code = "PROCESSING_INSTRUCTION_FORBIDDEN"
+
+
+class XmlLimitExceeded(RequestError):
+    """A message beyond a bound of ``XmlLimits`` (depth, elements, attributes, namespaces, text); ``limit``
+    names the bound."""
+
+    code = "XML_LIMIT_EXCEEDED"
+
+    def __init__(self, message: str, *, limit: str | None = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
+class DateOutOfRange(RequestError, ValueError):
+    """A day or instant the calendar of the gateway cannot hold: before 0001-01-01 or after 9999-12-31, the
+    directory's last day (also a ``ValueError``, as date arithmetic past those days is)."""
+
+    code = "DATE_OUT_OF_RANGE"
+
+
 class AuthenticationError(GatewayError):
     """WS-Security refused the caller. ``message`` is for the log; ``public`` is what the caller reads: the class's
     fixed sentence unless the refusal was given one that says what to change (never which secret or institution)."""
@@ -287,3 +335,41 @@ class SampleTransportError(SampleError):
     """No HTTP answer from the gateway a sample was sent to (refused, reset, timeout, bad URL)."""
 
     code = "SAMPLE_TRANSPORT"
+
+
+class ClientError(GatewayError):
+    """Raised by the client library (``gateway.client``) in the caller's process; the server never raises it."""
+
+    code = "CLIENT_ERROR"
+
+
+class InvalidRequest(ClientError, ValueError):
+    """The arguments cannot make a request the contract admits; nothing was sent."""
+
+    code = "CLIENT_INVALID_REQUEST"
+
+
+class ClientTransportError(ClientError):
+    """No SOAP answer came back: connection refused or reset, timeout, an HTTP error page, an unreadable answer.
+    The client library also calls it ``TransportError``."""
+
+    code = "CLIENT_TRANSPORT"
+
+
+class FaultError(ClientError):
+    """The gateway answered with a SOAP fault: ``faultcode`` as sent (``soap:Client``...), ``faultstring``, and
+    ``reason``, the gateway's reason code (``SCHEMA_VIOLATION``...), when the fault carries one."""
+
+    code = "CLIENT_FAULT"
+
+    def __init__(self, faultcode: str, faultstring: str = "", reason: str | None = None) -> None:
+        super().__init__(f"{faultcode}: {faultstring}" + (f" [{reason}]" if reason else ""))
+        self.faultcode = faultcode
+        self.faultstring = faultstring
+        self.reason = reason
+
+
+class AuthenticationFailed(FaultError):
+    """A WS-Security fault: unknown or disabled institution, wrong secret, replayed or stale token."""
+
+    code = "CLIENT_AUTHENTICATION"

@@ -10,11 +10,11 @@ It also plans the flow's effects (automatic integrations, R6.1 and R2.6) without
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias, get_args, get_origin, get_type_hints
 
 from gateway.domain.catalogue import OCMW_SECTOR, Catalogue, CatalogueError, read_data_file
 from gateway.domain.directory import Detail, Severity, new_request_period, resolve_integration_period
@@ -22,6 +22,7 @@ from gateway.domain.identifiers import check_ssin
 from gateway.domain.periods import Period, PeriodSet, covers_day, missing, normalize, overlaps
 
 __all__ = [
+    "REQUEST_DATES",
     "AccessDecision",
     "AccessReason",
     "DateTest",
@@ -33,6 +34,9 @@ __all__ = [
     "FlowRequest",
     "PersonDecision",
     "PlannedIntegration",
+    "RawPeriod",
+    "RequestDate",
+    "RequestDates",
     "Role",
     "decide",
     "load_flow_catalogue",
@@ -208,34 +212,65 @@ class FlowPerson:
     role: Role
 
 
-@dataclass(frozen=True, slots=True)
-class FlowDates:
-    """The dates a request brings; periods as raw ``(start, end)`` so a reversed one can be refused."""
+RawPeriod: TypeAlias = tuple[date, date | None]
 
-    today: date
-    consultation_period: tuple[date, date | None] | None = None
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestDates:
+    """The dates (and the aid) a flow request may bring, the only place they are named.
+
+    Each field is the contract's element of the same name in camel case (``consultation_period`` is
+    ``rep:ConsultationPeriod``), in the schema's order, so the message readers and writers, the client's keyword
+    arguments and the audit's description all derive from these fields. Periods stay raw ``(start, end)`` pairs
+    so that a reversed one reaches the decision and is refused there (END_BEFORE_START).
+    """
+
+    consultation_period: RawPeriod | None = None
     effective_date: date | None = None
-    validity_period: tuple[date, date | None] | None = None
-    decision_period: tuple[date, date | None] | None = None
+    validity_period: RawPeriod | None = None
+    decision_period: RawPeriod | None = None
     delivery_year: int | None = None
     aid: str | None = None
 
+
+@dataclass(frozen=True, slots=True)
+class RequestDate:
+    """One field of ``RequestDates``: its attribute, the contract's name of it and the kind of value it holds
+    (``tuple`` for a raw period, ``date``, ``int`` for a year, ``str`` for the aid)."""
+
+    attribute: str
+    name: str
+    kind: type
+
+
+def _request_dates() -> tuple[RequestDate, ...]:
+    hints = get_type_hints(RequestDates)
+    found = []
+    for f in fields(RequestDates):
+        [kind] = [a for a in get_args(hints[f.name]) if a is not type(None)]
+        found.append(RequestDate(f.name, "".join(p.capitalize() for p in f.name.split("_")), get_origin(kind) or kind))
+    return tuple(found)
+
+
+REQUEST_DATES = _request_dates()
+_ATTRIBUTES = {d.name: d.attribute for d in REQUEST_DATES}
+
+
+@dataclass(frozen=True, slots=True)
+class FlowDates(RequestDates):
+    """The dates a decision uses: the request's, and the gateway's today."""
+
+    today: date
+
     def raw(self, name: str) -> tuple[date, date | None] | date | None:
+        """The date or raw period a flow names ``name`` (DATE_NAMES, PERIOD_NAMES); DeliveryYear as its year."""
         if name == "today":
             return self.today
-        if name == "EffectiveDate":
-            return self.effective_date
-        if name == "DeliveryYear":
-            return (
-                None
-                if self.delivery_year is None
-                else (date(self.delivery_year, 1, 1), date(self.delivery_year, 12, 31))
-            )
-        return {
-            "ConsultationPeriod": self.consultation_period,
-            "ValidityPeriod": self.validity_period,
-            "DecisionPeriod": self.decision_period,
-        }[name]
+        value = getattr(self, _ATTRIBUTES[name])
+        if name == "DeliveryYear" and value is not None:
+            return (date(value, 1, 1), date(value, 12, 31))
+        assert value is None or isinstance(value, date | tuple)
+        return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,40 +569,26 @@ def _plan_effects(
 
 
 @dataclass(frozen=True, slots=True)
-class FlowRequest:
+class FlowRequest(RequestDates):
+    """A CheckAccess or SendFlow request: the flow, the persons with their roles, the request's dates and the
+    payload for the flow's provider (SendFlow only)."""
+
     flow: str
     persons: tuple[FlowPerson, ...]
-    consultation_period: tuple[date, date | None] | None = None
-    effective_date: date | None = None
-    validity_period: tuple[date, date | None] | None = None
-    decision_period: tuple[date, date | None] | None = None
-    delivery_year: int | None = None
-    aid: str | None = None
     payload: bytes | None = None
 
     def dates(self, today: date) -> FlowDates:
-        return FlowDates(
-            today=today,
-            consultation_period=self.consultation_period,
-            effective_date=self.effective_date,
-            validity_period=self.validity_period,
-            decision_period=self.decision_period,
-            delivery_year=self.delivery_year,
-            aid=self.aid,
-        )
+        return FlowDates(today=today, **{d.attribute: getattr(self, d.attribute) for d in REQUEST_DATES})
 
     def describe(self) -> dict[str, Any]:
-        def raw(p: tuple[date, date | None] | None) -> list[str | None] | None:
-            return None if p is None else [p[0].isoformat(), p[1].isoformat() if p[1] else None]
-
-        return {
-            "flow": self.flow,
-            "persons": [[p.ssin, p.role.value] for p in self.persons],
-            "consultation_period": raw(self.consultation_period),
-            "effective_date": self.effective_date.isoformat() if self.effective_date else None,
-            "validity_period": raw(self.validity_period),
-            "decision_period": raw(self.decision_period),
-            "delivery_year": self.delivery_year,
-            "aid": self.aid,
-            "payload": None if self.payload is None else self.payload.decode("utf-8", "replace"),
-        }
+        """The request as the audit trail and the Reference fingerprint keep it (JSON values)."""
+        described: dict[str, Any] = {"flow": self.flow, "persons": [[p.ssin, p.role.value] for p in self.persons]}
+        for d in REQUEST_DATES:
+            value = getattr(self, d.attribute)
+            if isinstance(value, date):
+                value = value.isoformat()
+            elif isinstance(value, tuple):
+                value = [value[0].isoformat(), value[1].isoformat() if value[1] else None]
+            described[d.attribute] = value
+        described["payload"] = None if self.payload is None else self.payload.decode("utf-8", "replace")
+        return described

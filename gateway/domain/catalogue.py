@@ -13,8 +13,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from gateway.domain.periods import add_months
-from gateway.errors import CatalogueError
+from gateway.domain.periods import LAST_DAY, add_months
+from gateway.errors import CatalogueError, DateOutOfRange
 
 __all__ = [
     "DEFAULT_CATALOGUE_FILE",
@@ -45,12 +45,20 @@ class MaxPeriod:
         return self.months is None and not self.calendar_year
 
     def max_end(self, begin: date) -> date | None:
-        """The latest end allowed for a period starting on ``begin``; ``None`` when there is no limit."""
+        """The latest end allowed for a period starting on ``begin``; ``None`` when there is no limit.
+
+        Raises ``DateOutOfRange`` when that end would lie after ``LAST_DAY``, the directory's last day.
+        """
         if self.calendar_year:
             return date(begin.year, 12, 31)
         if self.months is None:
             return None
-        return add_months(begin, self.months) - timedelta(days=1)
+        try:
+            return add_months(begin, self.months) - timedelta(days=1)
+        except DateOutOfRange:
+            if begin.day == 1 and begin.year * 12 + begin.month - 1 + self.months == (LAST_DAY.year + 1) * 12:
+                return LAST_DAY  # the day before 10000-01-01, which itself is past the calendar
+            raise
 
     def describe(self) -> str:
         if self.calendar_year:

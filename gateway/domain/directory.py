@@ -14,7 +14,18 @@ from enum import StrEnum
 
 from gateway.domain.catalogue import Catalogue, QualityCode
 from gateway.domain.identifiers import check_ssin
-from gateway.domain.periods import Period, PeriodSet, covers, intersect, normalize, overlaps, subtract, union
+from gateway.domain.periods import (
+    LAST_DAY,
+    Period,
+    PeriodSet,
+    covers,
+    intersect,
+    normalize,
+    overlaps,
+    subtract,
+    union,
+)
+from gateway.errors import DateOutOfRange
 
 __all__ = [
     "Attestation",
@@ -67,6 +78,7 @@ class Reason(StrEnum):
     ATTESTATION_AT_RISK = "ATTESTATION_AT_RISK"
     DUPLICATE_PERSON = "DUPLICATE_PERSON"
     REFERENCE_REUSED = "REFERENCE_REUSED"
+    DATE_OUT_OF_RANGE = "DATE_OUT_OF_RANGE"
 
 
 class Ok(StrEnum):
@@ -86,6 +98,10 @@ class Detail:
     reason: str
     diagnostic: str
     information: tuple[tuple[str, str], ...] = ()
+
+    def value(self, name: str) -> str | None:
+        """The Information value named ``name`` (e.g. MaximumEndDate), if the detail carries one."""
+        return next((v for k, v in self.information if k == name), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,7 +213,19 @@ def resolve_integration_period(
     order = _check_order(start, end)
     if order is not None:
         return order
-    max_end = quality.max_period.max_end(start)
+    try:
+        max_end = quality.max_period.max_end(start)
+    except DateOutOfRange:  # the code's maximum ends after LAST_DAY: every day the directory holds is within it
+        if end is None:
+            return _error(
+                Reason.DATE_OUT_OF_RANGE,
+                f"Without an end date, quality code {code:02d} is integrated for {quality.max_period.describe()}: "
+                f"from {start.isoformat()} that ends after {LAST_DAY.isoformat()}, the last day the directory "
+                f"holds. Send an end date of {LAST_DAY.isoformat()} at the latest.",
+                ("StartDate", start.isoformat()),
+                ("MaximumEndDate", LAST_DAY.isoformat()),
+            )
+        max_end = None
     if end is None:
         return Period(start, max_end)
     if max_end is not None and end > max_end:

@@ -2,6 +2,10 @@
 
 Invariant: a *period set* (what this module returns) is a tuple of periods sorted by start, pairwise
 disjoint and never adjacent; every function below takes any iterable of periods and returns such a set.
+Days run from ``date.min`` to ``LAST_DAY`` (9999-12-31), the last day the directory holds: no function here
+ever computes a day beyond them, and a period ending on ``LAST_DAY`` stays distinct from an open-ended one
+(they hold the same days, but only the second has no end). Date arithmetic that would leave the calendar
+raises ``DateOutOfRange``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from gateway.errors import DateOutOfRange
+
 __all__ = [
+    "LAST_DAY",
     "ONE_DAY",
     "Period",
     "PeriodSet",
@@ -28,7 +35,9 @@ __all__ = [
 ]
 
 ONE_DAY = timedelta(days=1)
-_OPEN = date.max  # internal stand-in for an open end; never leaves this module as an end date
+LAST_DAY = date.max  # the directory's last day: 9999-12-31
+_LAST = LAST_DAY.toordinal()
+_OPEN = _LAST + 1  # internal stand-in for an open end, as an ordinal: after every day, never a day itself
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -44,8 +53,8 @@ class Period:
 
     @property
     def last(self) -> date:
-        """The last day, with ``date.max`` for an open end (for comparisons only)."""
-        return _OPEN if self.end is None else self.end
+        """The last day, with ``LAST_DAY`` for an open end (the same days; for comparisons only)."""
+        return LAST_DAY if self.end is None else self.end
 
     def contains(self, day: date) -> bool:
         return self.start <= day <= self.last
@@ -65,25 +74,29 @@ class Period:
 PeriodSet = tuple[Period, ...]
 
 
-def _make(start: date, last: date) -> Period:
-    return Period(start, None if last == _OPEN else last)
+def _span(p: Period) -> tuple[int, int]:
+    """The period as ordinals (first day, last day), ``_OPEN`` as the last of an open-ended one."""
+    return p.start.toordinal(), _OPEN if p.end is None else p.end.toordinal()
 
 
-def _next_day(day: date) -> date:
-    return _OPEN if day == _OPEN else day + ONE_DAY
+def _make(first: int, last: int) -> Period:
+    return Period(date.fromordinal(first), None if last == _OPEN else date.fromordinal(last))
+
+
+def _spans(periods: Iterable[Period]) -> list[tuple[int, int]]:
+    """The normalized set of ``periods`` as spans: sorted, disjoint, never adjacent."""
+    merged: list[tuple[int, int]] = []
+    for first, last in sorted(_span(p) for p in periods):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def normalize(periods: Iterable[Period]) -> PeriodSet:
     """Merge overlapping and adjacent periods into a sorted set of disjoint, non-adjacent periods."""
-    ordered = sorted(periods, key=lambda p: p.start)
-    merged: list[tuple[date, date]] = []
-    for p in ordered:
-        if merged and p.start <= _next_day(merged[-1][1]):
-            start, last = merged[-1]
-            merged[-1] = (start, max(last, p.last))
-        else:
-            merged.append((p.start, p.last))
-    return tuple(_make(s, e) for s, e in merged)
+    return tuple(_make(first, last) for first, last in _spans(periods))
 
 
 def union(a: Iterable[Period], b: Iterable[Period]) -> PeriodSet:
@@ -92,25 +105,27 @@ def union(a: Iterable[Period], b: Iterable[Period]) -> PeriodSet:
 
 def subtract(periods: Iterable[Period], removal: Period) -> PeriodSet:
     """The days of ``periods`` outside ``removal``; a period that straddles it splits in two."""
+    gone_first, gone_last = _span(removal)
     out: list[Period] = []
-    for p in normalize(periods):
-        if p.last < removal.start or p.start > removal.last:
-            out.append(p)
+    for first, last in _spans(periods):
+        if last < gone_first or first > gone_last:
+            out.append(_make(first, last))
             continue
-        if p.start < removal.start:
-            out.append(Period(p.start, removal.start - ONE_DAY))
-        if removal.last != _OPEN and p.last > removal.last:
-            out.append(_make(removal.last + ONE_DAY, p.last))
+        if first < gone_first:
+            out.append(_make(first, gone_first - 1))
+        if last > gone_last and gone_last < _LAST:  # after LAST_DAY there is no day left to keep
+            out.append(_make(gone_last + 1, last))
     return tuple(out)
 
 
 def intersect(periods: Iterable[Period], window: Period) -> PeriodSet:
     """The days of ``periods`` inside ``window``."""
+    window_first, window_last = _span(window)
     out: list[Period] = []
-    for p in normalize(periods):
-        start, last = max(p.start, window.start), min(p.last, window.last)
-        if start <= last:
-            out.append(_make(start, last))
+    for first, last in _spans(periods):
+        first, last = max(first, window_first), min(last, window_last)
+        if first <= last:
+            out.append(_make(first, last))
     return tuple(out)
 
 
@@ -121,16 +136,17 @@ def overlaps(a: Period, b: Period) -> bool:
 
 def missing(periods: Iterable[Period], window: Period) -> PeriodSet:
     """The days of ``window`` that ``periods`` do not cover."""
+    window_first, window_last = _span(window)
+    window_last = min(window_last, _LAST)  # an open window's days end with the calendar
     gaps: list[Period] = []
-    cursor: date | None = window.start
+    cursor = window_first  # the first day not yet accounted for
     for p in intersect(periods, window):
-        if cursor is not None and p.start > cursor:
-            gaps.append(Period(cursor, p.start - ONE_DAY))
-        cursor = None if p.last == _OPEN else p.last + ONE_DAY
-        if cursor is not None and cursor > window.last:
-            cursor = None
-    if cursor is not None and cursor <= window.last:
-        gaps.append(_make(cursor, window.last))
+        first, last = _span(p)
+        if first > cursor:
+            gaps.append(_make(cursor, first - 1))
+        cursor = last + 1
+    if cursor <= window_last:
+        gaps.append(_make(cursor, _OPEN if window.end is None else window_last))
     return tuple(gaps)
 
 
@@ -144,9 +160,17 @@ def covers_day(periods: Iterable[Period], day: date) -> bool:
 
 
 def add_months(day: date, months: int) -> date:
-    """The same calendar day ``months`` later, clamped to the end of a shorter month (31 Jan + 1 = 28 Feb)."""
+    """The same calendar day ``months`` later, clamped to the end of a shorter month (31 Jan + 1 = 28 Feb).
+
+    Raises ``DateOutOfRange`` when that day would fall outside the years 1 to 9999.
+    """
     index = day.month - 1 + months
     year, month = day.year + index // 12, index % 12 + 1
+    if not 1 <= year <= LAST_DAY.year:
+        raise DateOutOfRange(
+            f"{months} month{'s' if months != 1 else ''} from {day.isoformat()} is a day of the year {year}, "
+            f"outside the calendar the directory holds (0001-01-01 to {LAST_DAY.isoformat()})."
+        )
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 

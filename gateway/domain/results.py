@@ -1,31 +1,39 @@
 """What an operation answers, as plain values, and their JSON form for the audit trail and stored answers.
 
-Invariant: ``decode_*(encode_*(x)) == x`` for every result, so an answer replayed for a Reference is the
-very answer first given (same Ticket, same details).
+Invariant: ``decode(type(x), encode(x)) == x`` for every result, so an answer replayed for a Reference is the
+very answer first given (same Ticket, same details). The JSON form is derived from the frozen dataclasses'
+fields and types by one table of rules, not written per type: a dataclass is an object of its fields, except
+the few kept as arrays (``POSITIONAL``); a tuple is an array; a date is ISO text; an enum is its value; bytes
+are UTF-8 text. Answers stored by earlier releases have exactly this form and still decode.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+import types
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from enum import Enum
+from functools import cache
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
-from gateway.domain.access import PersonDecision, PlannedIntegration, Role
-from gateway.domain.directory import Detail, Institution, Integration, Ok, PersonOutcome, Severity, Status, Summary
-from gateway.domain.periods import Period, PeriodSet
+from gateway.domain.access import PersonDecision, PlannedIntegration
+from gateway.domain.directory import Detail, Institution, Integration, PersonOutcome, Summary
+from gateway.domain.periods import Period
 
 __all__ = [
+    "POSITIONAL",
     "ConsultResult",
     "FlowResult",
     "OperationResult",
+    "Result",
+    "decode",
     "decode_consult",
-    "decode_detail",
     "decode_flow",
     "decode_operation",
-    "decode_period",
+    "encode",
     "encode_consult",
-    "encode_detail",
     "encode_flow",
     "encode_operation",
     "encode_period",
@@ -33,139 +41,32 @@ __all__ = [
 
 
 @dataclass(frozen=True, slots=True)
-class OperationResult:
-    """The answer to Integrate or Desintegrate: summary, ticket, request-level details, one outcome a person."""
+class Result:
+    """What every answer has: the exchange's ticket and the summary (``ok`` and its return code)."""
 
     ticket: str
     summary: Summary
+
+
+@dataclass(frozen=True, slots=True)
+class OperationResult(Result):
+    """The answer to Integrate or Desintegrate: one outcome a person, in order, and request-level details."""
+
     persons: tuple[PersonOutcome, ...]
     details: tuple[Detail, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
-class ConsultResult:
-    ticket: str
-    summary: Summary
+class ConsultResult(Result):
     integrations: tuple[Integration, ...]
     details: tuple[Detail, ...] = ()
 
 
-def encode_period(p: Period) -> list[str | None]:
-    return [p.start.isoformat(), p.end.isoformat() if p.end else None]
-
-
-def decode_period(v: Any) -> Period:
-    start, end = v
-    return Period(date.fromisoformat(start), date.fromisoformat(end) if end else None)
-
-
-def encode_detail(d: Detail) -> dict[str, Any]:
-    return {
-        "severity": d.severity.value,
-        "reason": str(d.reason),
-        "diagnostic": d.diagnostic,
-        "information": [list(i) for i in d.information],
-    }
-
-
-def decode_detail(v: Mapping[str, Any]) -> Detail:
-    return Detail(
-        Severity(v["severity"]),
-        v["reason"],
-        v["diagnostic"],
-        tuple((str(k), str(x)) for k, x in v["information"]),
-    )
-
-
-def _encode_summary(s: Summary) -> dict[str, Any]:
-    return {"ok": s.ok.value, "return_code": s.return_code}
-
-
-def _decode_summary(v: Mapping[str, Any]) -> Summary:
-    return Summary(Ok(v["ok"]), int(v["return_code"]))
-
-
-def _encode_periods(periods: PeriodSet | None) -> list[list[str | None]] | None:
-    return None if periods is None else [encode_period(p) for p in periods]
-
-
-def encode_operation(r: OperationResult) -> dict[str, Any]:
-    return {
-        "ticket": r.ticket,
-        "summary": _encode_summary(r.summary),
-        "details": [encode_detail(d) for d in r.details],
-        "persons": [
-            {
-                "ssin": o.ssin,
-                "status": o.status.value,
-                "details": [encode_detail(d) for d in o.details],
-                "periods": _encode_periods(o.periods),
-                "changed": o.changed,
-            }
-            for o in r.persons
-        ],
-    }
-
-
-def decode_operation(v: Mapping[str, Any]) -> OperationResult:
-    return OperationResult(
-        ticket=v["ticket"],
-        summary=_decode_summary(v["summary"]),
-        details=tuple(decode_detail(d) for d in v["details"]),
-        persons=tuple(
-            PersonOutcome(
-                ssin=o["ssin"],
-                status=Status(o["status"]),
-                details=tuple(decode_detail(d) for d in o["details"]),
-                periods=None if o["periods"] is None else tuple(decode_period(p) for p in o["periods"]),
-                changed=bool(o["changed"]),
-            )
-            for o in v["persons"]
-        ),
-    )
-
-
-def encode_consult(r: ConsultResult) -> dict[str, Any]:
-    return {
-        "ticket": r.ticket,
-        "summary": _encode_summary(r.summary),
-        "details": [encode_detail(d) for d in r.details],
-        "integrations": [
-            {
-                "institution": [i.institution.id, i.institution.name, i.institution.sector],
-                "ssin": i.ssin,
-                "code": i.code,
-                "period": encode_period(i.period),
-            }
-            for i in r.integrations
-        ],
-    }
-
-
-def decode_consult(v: Mapping[str, Any]) -> ConsultResult:
-    return ConsultResult(
-        ticket=v["ticket"],
-        summary=_decode_summary(v["summary"]),
-        details=tuple(decode_detail(d) for d in v["details"]),
-        integrations=tuple(
-            Integration(
-                Institution(i["institution"][0], i["institution"][1], int(i["institution"][2])),
-                i["ssin"],
-                int(i["code"]),
-                decode_period(i["period"]),
-            )
-            for i in v["integrations"]
-        ),
-    )
-
-
 @dataclass(frozen=True, slots=True)
-class FlowResult:
+class FlowResult(Result):
     """The answer to CheckAccess or SendFlow: the decision per person, what the flow integrated, the provider's
     answer (SendFlow only, as XML bytes)."""
 
-    ticket: str
-    summary: Summary
     allowed: bool
     persons: tuple[PersonDecision, ...]
     details: tuple[Detail, ...] = ()
@@ -173,53 +74,108 @@ class FlowResult:
     provider_response: bytes | None = None
 
 
-def encode_flow(r: FlowResult) -> dict[str, Any]:
-    return {
-        "ticket": r.ticket,
-        "summary": _encode_summary(r.summary),
-        "allowed": r.allowed,
-        "details": [encode_detail(d) for d in r.details],
-        "persons": [
-            {
-                "ssin": p.ssin,
-                "role": p.role.value,
-                "allowed": p.allowed,
-                "rule": p.rule,
-                "details": [encode_detail(d) for d in p.details],
-                "satisfied_by": [encode_period(x) for x in p.satisfied_by],
-                "missing_days": [encode_period(x) for x in p.missing_days],
-            }
-            for p in r.persons
-        ],
-        "integrations_made": [
-            {"ssin": i.ssin, "code": i.code, "period": encode_period(i.period), "rule": i.rule}
-            for i in r.integrations_made
-        ],
-        "provider_response": None if r.provider_response is None else r.provider_response.decode("utf-8"),
-    }
+# -- the JSON form ---------------------------------------------------------------------------------------
+
+POSITIONAL: tuple[type, ...] = (Period, Institution)
+"""The dataclasses kept as arrays of their fields (``["2015-01-01", null]``), the others as objects."""
+
+_T = TypeVar("_T")
+_Coder = Callable[[Any], Any]
+_Coders = tuple[_Coder, _Coder]
 
 
-def decode_flow(v: Mapping[str, Any]) -> FlowResult:
-    return FlowResult(
-        ticket=v["ticket"],
-        summary=_decode_summary(v["summary"]),
-        allowed=bool(v["allowed"]),
-        details=tuple(decode_detail(d) for d in v["details"]),
-        persons=tuple(
-            PersonDecision(
-                ssin=p["ssin"],
-                role=Role(p["role"]),
-                allowed=bool(p["allowed"]),
-                rule=p["rule"],
-                details=tuple(decode_detail(d) for d in p["details"]),
-                satisfied_by=tuple(decode_period(x) for x in p["satisfied_by"]),
-                missing_days=tuple(decode_period(x) for x in p["missing_days"]),
-            )
-            for p in v["persons"]
-        ),
-        integrations_made=tuple(
-            PlannedIntegration(i["ssin"], int(i["code"]), decode_period(i["period"]), i["rule"])
-            for i in v["integrations_made"]
-        ),
-        provider_response=None if v["provider_response"] is None else str(v["provider_response"]).encode("utf-8"),
+def _same(value: Any) -> Any:
+    return value
+
+
+_LEAVES: Mapping[Any, _Coders] = {
+    date: (date.isoformat, date.fromisoformat),
+    bytes: (lambda v: v.decode("utf-8"), lambda v: str(v).encode("utf-8")),
+    str: (str, str),  # a reason code may be an enum member of a str field: its value is what is kept
+    int: (_same, int),
+    bool: (_same, bool),
+}
+"""The values kept as they are in JSON, or as text: how each is encoded and decoded."""
+
+
+def _optional(hint: Any) -> Any | None:
+    """``X`` of ``X | None``, else None."""
+    if get_origin(hint) in (Union, types.UnionType):
+        rest = [a for a in get_args(hint) if a is not type(None)]
+        if len(rest) == 1 and len(get_args(hint)) == 2:
+            return rest[0]
+        raise TypeError(f"no JSON form for the union {hint}")
+    return None
+
+
+@cache
+def _coders(hint: Any) -> _Coders:
+    """The encoder and the decoder of values of type ``hint``, made from the rules above once per type."""
+    inner = _optional(hint)
+    if inner is not None:
+        encode_inner, decode_inner = _coders(inner)
+        return (lambda v: None if v is None else encode_inner(v)), (lambda v: None if v is None else decode_inner(v))
+    if get_origin(hint) is tuple:
+        args = get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            encode_item, decode_item = _coders(args[0])
+            return (lambda v: [encode_item(x) for x in v]), (lambda v: tuple(decode_item(x) for x in v))
+        items = tuple(_coders(a) for a in args)
+        return (
+            lambda v: [e(x) for (e, _), x in zip(items, v, strict=True)],
+            lambda v: tuple(d(x) for (_, d), x in zip(items, v, strict=True)),
+        )
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _dataclass_coders(hint)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return (lambda v: v.value), hint
+    if hint in _LEAVES:
+        return _LEAVES[hint]
+    raise TypeError(f"no JSON form for {hint}")
+
+
+def _dataclass_coders(kind: type) -> _Coders:
+    hints = get_type_hints(kind)
+    fields = tuple((f.name, *_coders(hints[f.name])) for f in dataclasses.fields(kind))
+    if kind in POSITIONAL:
+        return (
+            lambda v: [e(getattr(v, name)) for name, e, _ in fields],
+            lambda v: kind(*(d(x) for (_, _, d), x in zip(fields, v, strict=True))),
+        )
+    return (
+        lambda v: {name: e(getattr(v, name)) for name, e, _ in fields},
+        lambda v: kind(**{name: d(v[name]) for name, _, d in fields if name in v}),
     )
+
+
+def encode(value: Any) -> Any:
+    """The JSON value of a frozen domain value (a result, a period, a detail, ...)."""
+    kind: Any = type(value)
+    return _coders(kind)[0](value)
+
+
+def decode(kind: type[_T], data: Any) -> _T:
+    """The value of type ``kind`` whose JSON value ``encode`` gave as ``data``; a field missing from ``data``
+    takes its default (a value stored before the field existed)."""
+    hint: Any = kind
+    value: _T = _coders(hint)[1](data)
+    return value
+
+
+# The names the use cases store and replay answers with.
+encode_operation: Callable[[OperationResult], Any] = encode
+encode_consult: Callable[[ConsultResult], Any] = encode
+encode_flow: Callable[[FlowResult], Any] = encode
+encode_period: Callable[[Period], Any] = encode
+
+
+def decode_operation(data: Any) -> OperationResult:
+    return decode(OperationResult, data)
+
+
+def decode_consult(data: Any) -> ConsultResult:
+    return decode(ConsultResult, data)
+
+
+def decode_flow(data: Any) -> FlowResult:
+    return decode(FlowResult, data)

@@ -22,6 +22,7 @@ from gateway.adapters.soap.wssecurity import Authenticator
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService, brussels_today
 from gateway.app.ports import Store
+from gateway.contract.limits import XmlLimits
 from gateway.contract.resources import xsd_path
 from gateway.contract.schema import MessageSchema
 from gateway.domain.access import load_flow_catalogue
@@ -92,6 +93,14 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         access=access,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=TrustedProxies.parse(settings.forwarded_allow_ips),
+        xml_limits=XmlLimits(
+            max_depth=settings.xml_max_depth,
+            max_elements=settings.xml_max_elements,
+            max_attributes=settings.xml_max_attributes,
+            max_namespaces=settings.xml_max_namespaces,
+            max_namespaces_total=settings.xml_max_namespaces_total,
+            max_text_chars=settings.xml_max_text_chars,
+        ),
     )
     console = Console(store=store, directory=directory, access=access, key=settings.console_key)
     return Mounted(soap, {CONSOLE_PATH: console})

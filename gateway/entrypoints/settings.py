@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from gateway.contract.limits import DEFAULT_LIMITS
+
 __all__ = ["DEFAULT_DB", "WORKER_TIMEOUT_SECONDS", "Settings"]
 
 DEFAULT_DB = "ksz-gateway.db"
@@ -34,6 +36,14 @@ class Settings:
     # Reverse proxies whose X-Forwarded-* / Forwarded headers are believed (``serve --forwarded-allow-ips``, as
     # gunicorn names it); from any other address those headers are ignored. None is trusted by default.
     forwarded_allow_ips: tuple[str, ...] = ()
+    # Bounds on the XML of one request, checked once it is parsed, before authentication and validation
+    # (gateway.contract.limits.XmlLimits says what each bounds).
+    xml_max_depth: int = DEFAULT_LIMITS.max_depth
+    xml_max_elements: int = DEFAULT_LIMITS.max_elements
+    xml_max_attributes: int = DEFAULT_LIMITS.max_attributes
+    xml_max_namespaces: int = DEFAULT_LIMITS.max_namespaces
+    xml_max_namespaces_total: int = DEFAULT_LIMITS.max_namespaces_total
+    xml_max_text_chars: int = DEFAULT_LIMITS.max_text_chars
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

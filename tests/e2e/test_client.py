@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from gateway import client as library
+from gateway import errors
 from gateway.client import (
     AuthenticationFailed,
     ClientError,
@@ -199,10 +200,13 @@ def test_an_http_error_page_is_a_transport_error(gateway: Any) -> None:
     assert "404" in str(caught.value)
 
 
-def test_the_client_errors_form_one_tree_rooted_at_client_error() -> None:
-    for error in (AuthenticationFailed, FaultError, TransportError, InvalidRequest):
-        assert issubclass(error, ClientError)
-    assert issubclass(AuthenticationFailed, FaultError)
+def test_the_client_errors_form_one_branch_of_the_gateways_tree_each_with_its_own_code() -> None:
+    kinds = (ClientError, AuthenticationFailed, FaultError, TransportError, InvalidRequest)
+    for error in kinds:
+        assert issubclass(error, ClientError) and issubclass(error, errors.GatewayError)
+    assert issubclass(AuthenticationFailed, FaultError) and issubclass(InvalidRequest, ValueError)
+    assert TransportError is errors.ClientTransportError  # the client's name for it, beside the tools' own
+    assert len({k.code for k in kinds}) == len(kinds) and all(k.code.startswith("CLIENT_") for k in kinds)
     assert set(library.__all__) >= {"RepertoriumClient", "ClientError", "FaultError", "TransportError"}
 
 

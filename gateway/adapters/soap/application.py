@@ -1,10 +1,10 @@
 """The spyne application and how the edge drives it: method lookup, call, and the response tree.
 
 Invariant: the edge hands spyne only envelopes it has already parsed, validated and authenticated; spyne finds
-the ``@rpc`` method by the Body element, the codec protocol reads that (validated) element into a command and
-writes the use case's result as the response element, and ``dispatch`` returns that tree unserialised, for the
-edge to validate before a byte of it is sent. Spyne's own XML (de)serialisers stay off the hot path: they cost
-more than the whole rest of a request (see bench/).
+the ``@rpc`` method by the Body element, the protocol reads that (validated) element into a command and writes
+the use case's result as the response element with the method's ``Operation`` of the contract, and ``dispatch``
+returns that tree unserialised, for the edge to validate before a byte of it is sent. Spyne's own XML
+(de)serialisers are never used: they cost more than the whole rest of a request (see bench/).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from spyne.server import ServerBase
 
 from gateway.adapters.soap.envelope import Envelope
 from gateway.adapters.soap.service import CallScope, OperationFault, RepertoriumService
-from gateway.contract.codec import CODECS, Codec
+from gateway.contract.codec import OPERATIONS, Operation
 from gateway.contract.names import SOAP_ENV, TNS, qname
 from gateway.errors import ConfigurationError, InternalError
 
@@ -33,25 +33,25 @@ _BODY = qname(SOAP_ENV, "Body")
 
 
 class CodecSoap11(Soap11):  # type: ignore[misc]
-    """SOAP 1.1 for spyne whose messages are read and written by ``gateway.contract.codec``, per operation."""
+    """SOAP 1.1 for spyne whose messages are read and written by the contract's operations (``codec.OPERATIONS``)."""
 
-    def __init__(self, codecs: Mapping[str, Codec]) -> None:
+    def __init__(self, operations: Mapping[str, Operation[Any, Any, Any]]) -> None:
         super().__init__(cleanup_namespaces=False)
-        self._codecs = codecs
+        self._operations = operations
 
-    def _codec(self, ctx: Any) -> Codec:
-        return self._codecs[ctx.descriptor.operation_name]
+    def _operation(self, ctx: Any) -> Operation[Any, Any, Any]:
+        return self._operations[ctx.descriptor.operation_name]
 
     def deserialize(self, ctx: Any, message: Any) -> None:
         self.event_manager.fire_event("before_deserialize", ctx)
-        ctx.in_object = self._codec(ctx).read(ctx.in_body_doc)
+        ctx.in_object = self._operation(ctx).read_request(ctx.in_body_doc)
         self.event_manager.fire_event("after_deserialize", ctx)
 
     def serialize(self, ctx: Any, message: Any) -> None:
         self.event_manager.fire_event("before_serialize", ctx)
         envelope = etree.Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
         body = etree.SubElement(envelope, _BODY)
-        ctx.out_body_doc = self._codec(ctx).write(body, ctx.out_object[0])
+        ctx.out_body_doc = self._operation(ctx).write_response(body, ctx.out_object[0])
         ctx.out_document = envelope
         self.event_manager.fire_event("after_serialize", ctx)
 
@@ -65,13 +65,12 @@ def build_application() -> Any:
         [RepertoriumService],
         tns=TNS,
         name="Repertorium",
-        in_protocol=CodecSoap11(CODECS),
-        out_protocol=CodecSoap11(CODECS),
+        in_protocol=CodecSoap11(OPERATIONS),
+        out_protocol=CodecSoap11(OPERATIONS),
     )
-    for descriptors in app.interface.service_method_map.values():
-        for descriptor in descriptors:
-            if descriptor.operation_name not in CODECS:
-                raise ConfigurationError(f"operation {descriptor.operation_name} has no codec")
+    served = {d.operation_name for descriptors in app.interface.service_method_map.values() for d in descriptors}
+    if served != set(OPERATIONS):
+        raise ConfigurationError(f"the service dispatches {sorted(served)}, the contract has {sorted(OPERATIONS)}")
     return app
 
 

@@ -2,8 +2,9 @@
 
 Invariant: a request reaches an operation only after, in this order, its path and method are the endpoint's,
 its whole body was read within the size limit, its Content-Type is text/xml, it parsed safely as a SOAP 1.1
-envelope with one Body element naming an operation of the service, its SOAPAction is empty or that operation's,
-its Body validated against the schema, and its UsernameToken proved an institution. Every answer is either a
+envelope (within the XML limits) with one Body element naming an operation of the service, its SOAPAction is
+empty or that operation's, its UsernameToken proved an institution, and its Body validated against the schema
+(last, as it costs the most: nobody unauthenticated makes the gateway validate). Every answer is either a
 response whose Body validated against the schema or a fault; nothing else (no stack trace, no bare 500) leaves.
 The body is always read or discarded completely before the answer is sent. The documents it serves name the
 endpoint as the client reached it, through a reverse proxy only when that proxy is trusted.
@@ -27,6 +28,7 @@ from gateway.adapters.soap.service import CallScope
 from gateway.adapters.soap.wssecurity import SECURITY, Authenticator
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService
+from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.names import ACTION_PREFIX, action_of
 from gateway.contract.schema import MessageSchema
 from gateway.errors import (
@@ -65,6 +67,7 @@ class SoapEndpoint:
         access: AccessService,
         max_body_bytes: int,
         trusted_proxies: TrustedProxies | None = None,
+        xml_limits: XmlLimits = DEFAULT_LIMITS,
     ) -> None:
         self._documents = documents
         self._schema = schema
@@ -75,6 +78,7 @@ class SoapEndpoint:
         self._max_body = max_body_bytes
         self._proxies = trusted_proxies or TrustedProxies()
         self._discard_cap = max(64 * 1024 * 1024, 16 * max_body_bytes)
+        self._xml_limits = xml_limits
 
     # -- WSGI ----------------------------------------------------------------------------------------------
 
@@ -145,7 +149,7 @@ class SoapEndpoint:
 
     def _handle(self, environ: dict[str, Any], data: bytes) -> bytes:
         _check_content_type(environ)
-        envelope = parse_envelope(data, _UNDERSTOOD)
+        envelope = parse_envelope(data, _UNDERSTOOD, self._xml_limits)
         operation = self._dispatcher.operation_of(envelope.body.tag)
         if operation is None:
             name = etree.QName(envelope.body)
@@ -155,8 +159,8 @@ class SoapEndpoint:
                 operation=name.localname,
             )
         _check_action(environ, operation)
-        self._schema.check_request(envelope.body)
         institution, nonce = self._authenticator.verify(envelope.headers)
+        self._schema.check_request(envelope.body)
         dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory, self._access, nonce))
         self._schema.check_response(dispatched.response)
         answer: bytes = etree.tostring(dispatched.document, xml_declaration=True, encoding="UTF-8")

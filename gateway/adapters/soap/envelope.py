@@ -1,9 +1,10 @@
 """Reading a SOAP 1.1 request safely: hardened XML parsing and the envelope's shape.
 
-Invariant: a request leaves this module either as an ``Envelope`` (well-formed XML without a DOCTYPE, a SOAP 1.1
-``Envelope`` holding an optional ``Header`` and a ``Body`` with exactly one element, no header that must be
-understood and is not) or as a ``RequestError`` that says what is wrong. No DTD is loaded, no entity expanded,
-nothing fetched from the network, no huge tree built.
+Invariant: a request leaves this module either as an ``Envelope`` (well-formed UTF-8 XML without a DOCTYPE or
+a processing instruction, within the bounds of its ``XmlLimits``, a SOAP 1.1 ``Envelope`` holding an optional
+``Header`` and a ``Body`` with exactly one element, no header that must be understood and is not) or as a
+``RequestError`` that says what is wrong. No DTD is loaded, no entity expanded, no file, device or URL opened,
+no huge tree built (``gateway.contract.safexml``), and nothing costlier than one parse is done.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 from lxml import etree
 
 from gateway.contract import safexml
+from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.names import SOAP12_ENV, SOAP_ENV, qname
-from gateway.errors import EmptyBody, ForbiddenDoctype, MalformedMessage, MustUnderstandFault, VersionMismatch
+from gateway.errors import EmptyBody, MalformedMessage, MustUnderstandFault, VersionMismatch
 
 __all__ = ["Envelope", "parse_envelope", "parse_xml"]
 
@@ -27,22 +29,11 @@ _ACTOR = qname(SOAP_ENV, "actor")
 _ACTOR_NEXT = "http://schemas.xmlsoap.org/soap/actor/next"
 
 
-def parse_xml(data: bytes) -> etree._Element:
-    """Parse a request body; refuse what is not well-formed XML and any document with a DOCTYPE."""
+def parse_xml(data: bytes, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Element:
+    """Parse a request body strictly (UTF-8, no DOCTYPE, no processing instruction, within ``limits``)."""
     if not data.strip():
         raise MalformedMessage("The request has no content: a SOAP 1.1 envelope was expected.")
-    try:
-        root = safexml.fromstring(data, strip=True)
-    except etree.XMLSyntaxError as exc:
-        if b"<!DOCTYPE" in data:
-            raise ForbiddenDoctype("The request contains a DOCTYPE, which SOAP messages must not have.") from exc
-        raise MalformedMessage(f"The request is not well-formed XML: {exc.msg}.") from exc
-    except (ValueError, etree.LxmlError) as exc:
-        raise MalformedMessage(f"The request cannot be read as XML: {exc}.") from exc
-    docinfo = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        raise ForbiddenDoctype("The request contains a DOCTYPE, which SOAP messages must not have.")
-    return root
+    return safexml.read_message(data, limits, subject="The request")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +50,10 @@ def _no_text(element: etree._Element, what: str) -> None:
         raise MalformedMessage(f"{what} holds text outside elements; only elements are allowed there.")
 
 
-def parse_envelope(data: bytes, understood: Collection[str] = ()) -> Envelope:
-    """Parse ``data`` as a SOAP 1.1 request whose header entries named in ``understood`` are processed later."""
-    root = parse_xml(data)
+def parse_envelope(data: bytes, understood: Collection[str] = (), limits: XmlLimits = DEFAULT_LIMITS) -> Envelope:
+    """Parse ``data`` as a SOAP 1.1 request whose header entries named in ``understood`` are processed later;
+    ``limits`` bound the document (checked once it is parsed, before anything validates the Body)."""
+    root = parse_xml(data, limits)
     if root.tag != _ENVELOPE:
         name = etree.QName(root)
         if name.localname == "Envelope" and name.namespace == SOAP12_ENV:

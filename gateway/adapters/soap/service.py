@@ -4,22 +4,24 @@ Invariant: an operation acts for the authenticated institution of its call scope
 message), and a ``GatewayError`` it raises leaves spyne as an ``OperationFault`` that still carries it, so the
 edge answers with that error's fault; any other exception becomes a ``soap:Server`` fault without its text.
 
-To add an operation: its models in ``models``, a reader and writer in ``codec.CODECS``, an ``@rpc`` here named
-as the WSDL names it (``_in_message_name`` / ``_out_message_name`` as the schema's elements).
+To add an operation: its messages in ``gateway.contract`` (an ``Operation`` of ``codec.OPERATIONS``) and its use
+case in ``_USE_CASES`` here; the ``@rpc`` is declared from the two.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from spyne import Fault, Service, rpc
+from spyne import Fault, Service
 
 from gateway.adapters.soap import models
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService
 from gateway.app.ports import InstitutionRecord, NonceClaim
-from gateway.contract.codec import ChangeCommand, ConsultCommand, FlowCommand
+from gateway.contract.codec import OPERATIONS
+from gateway.contract.commands import ChangeCommand, ConsultCommand, FlowCommand
 from gateway.domain.results import ConsultResult, FlowResult, OperationResult
 from gateway.errors import GatewayError
 
@@ -45,81 +47,71 @@ class OperationFault(Fault):  # type: ignore[misc]
         self.error = error
 
 
+def _integrate(scope: CallScope, command: ChangeCommand) -> OperationResult:
+    return scope.directory.integrate(scope.institution, command.request, command.reference, nonce=scope.nonce)
+
+
+def _desintegrate(scope: CallScope, command: ChangeCommand) -> OperationResult:
+    return scope.directory.desintegrate(scope.institution, command.request, command.reference, nonce=scope.nonce)
+
+
+def _consult(scope: CallScope, command: ConsultCommand) -> ConsultResult:
+    return scope.directory.consult(
+        scope.institution,
+        command.ssin,
+        command.window,
+        command.code,
+        command.sector,
+        command.reference,
+        nonce=scope.nonce,
+    )
+
+
+def _check_access(scope: CallScope, command: FlowCommand) -> FlowResult:
+    return scope.access.check_access(scope.institution, command.request, command.reference, nonce=scope.nonce)
+
+
+def _send_flow(scope: CallScope, command: FlowCommand) -> FlowResult:
+    return scope.access.send_flow(scope.institution, command.request, command.reference, nonce=scope.nonce)
+
+
+_USE_CASES: Mapping[str, Callable[[CallScope, Any], Any]] = {
+    "Integrate": _integrate,
+    "Desintegrate": _desintegrate,
+    "Consult": _consult,
+    "CheckAccess": _check_access,
+    "SendFlow": _send_flow,
+}
+
+
 def _scope(ctx: Any) -> CallScope:
     scope = ctx.udc
     assert isinstance(scope, CallScope), "the edge sets the call scope before dispatching"
     return scope
 
 
-class RepertoriumService(Service):  # type: ignore[misc]
-    """Integrate, Desintegrate, Consult, CheckAccess and SendFlow (contract v1)."""
+def _method(use_case: Callable[[CallScope, Any], Any]) -> Callable[[Any, Any], Any]:
+    def call(ctx: Any, command: Any) -> Any:
+        return use_case(_scope(ctx), command)
 
-    @rpc(  # type: ignore[untyped-decorator]
-        models.IntegrationRequest,
-        _body_style="bare",
-        _in_message_name="IntegrateRequest",
-        _out_message_name="IntegrateResponse",
-        _returns=models.IntegrateResponse,
-    )
-    def Integrate(ctx: Any, command: ChangeCommand) -> OperationResult:
-        scope = _scope(ctx)
-        return scope.directory.integrate(scope.institution, command.request, command.reference, nonce=scope.nonce)
+    return call
 
-    @rpc(  # type: ignore[untyped-decorator]
-        models.IntegrationRequest,
-        _body_style="bare",
-        _in_message_name="DesintegrateRequest",
-        _out_message_name="DesintegrateResponse",
-        _returns=models.DesintegrateResponse,
-    )
-    def Desintegrate(ctx: Any, command: ChangeCommand) -> OperationResult:
-        scope = _scope(ctx)
-        return scope.directory.desintegrate(scope.institution, command.request, command.reference, nonce=scope.nonce)
 
-    @rpc(  # type: ignore[untyped-decorator]
-        models.ConsultRequest,
-        _body_style="bare",
-        _in_message_name="ConsultRequest",
-        _out_message_name="ConsultResponse",
-        _returns=models.ConsultResponse,
-    )
-    def Consult(ctx: Any, command: ConsultCommand) -> ConsultResult:
-        scope = _scope(ctx)
-        return scope.directory.consult(
-            scope.institution,
-            command.ssin,
-            command.window,
-            command.code,
-            command.sector,
-            command.reference,
-            nonce=scope.nonce,
-        )
-
-    @rpc(  # type: ignore[untyped-decorator]
-        models.CheckAccessRequest,
-        _body_style="bare",
-        _in_message_name="CheckAccessRequest",
-        _out_message_name="CheckAccessResponse",
-        _returns=models.CheckAccessResponse,
-    )
-    def CheckAccess(ctx: Any, command: FlowCommand) -> FlowResult:
-        scope = _scope(ctx)
-        return scope.access.check_access(scope.institution, command.request, command.reference, nonce=scope.nonce)
-
-    @rpc(  # type: ignore[untyped-decorator]
-        models.SendFlowRequest,
-        _body_style="bare",
-        _in_message_name="SendFlowRequest",
-        _out_message_name="SendFlowResponse",
-        _returns=models.SendFlowResponse,
-    )
-    def SendFlow(ctx: Any, command: FlowCommand) -> FlowResult:
-        scope = _scope(ctx)
-        return scope.access.send_flow(scope.institution, command.request, command.reference, nonce=scope.nonce)
-
+class _RepertoriumService(Service):  # type: ignore[misc]
     @classmethod
     def call_wrapper(cls, ctx: Any, args: Any = None) -> Any:
         try:
             return super().call_wrapper(ctx, args)
         except GatewayError as exc:
             raise OperationFault(exc) from exc
+
+
+RepertoriumService: type[Any] = type(
+    "RepertoriumService",
+    (_RepertoriumService,),
+    {
+        "__module__": __name__,
+        "__doc__": "Integrate, Desintegrate, Consult, CheckAccess and SendFlow (contract v1).",
+        **{name: models.declare(OPERATIONS[name], _method(use_case)) for name, use_case in _USE_CASES.items()},
+    },
+)

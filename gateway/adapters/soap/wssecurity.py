@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from lxml import etree
 
 from gateway.app.ports import InstitutionRecord, NonceClaim, Store
+from gateway.contract.datetimes import utc_instant
 from gateway.contract.names import WSSE, WSSE_BASE64, WSSE_PASSWORD_DIGEST, WSSE_PASSWORD_TEXT, WSU, qname
 from gateway.contract.wssecurity import password_digest
 from gateway.errors import (
@@ -108,12 +109,11 @@ def _shown(value: str) -> str:
 
 def _parse_created(text: str) -> datetime:
     try:
-        moment = datetime.fromisoformat(text)
+        return utc_instant(text)  # an instant past the calendar's ends is a ValueError too, never an OverflowError
     except ValueError as exc:
         raise _malformed(
             f"wsu:Created {_shown(text)} is not a time: send an xs:dateTime in UTC, such as 2015-01-10T12:00:00Z."
         ) from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _read_nonce(element: etree._Element) -> bytes:
