@@ -12,6 +12,7 @@ driver's path is given, and ``SE_OFFLINE`` forbids its manager any download.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -132,12 +133,14 @@ class Worker:
         return str(self.find(css).text)
 
     def screenshot(self, name: str) -> Path:
-        """The whole page, however long, as ``screenshots/NAME.png``."""
-        height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        self.driver.set_window_size(1280, max(900, int(height) + 40))
+        """The whole page, however long, as ``screenshots/NAME.png`` (Chromium's own capture beyond the viewport)."""
+        size = self.driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+        shot = self.driver.execute_cdp_cmd(
+            "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+        )
         path = SCREENSHOTS / f"{name}.png"
-        self.driver.save_screenshot(str(path))
-        self.driver.set_window_size(1280, 900)
+        path.write_bytes(base64.b64decode(shot["data"]))
         return path
 
     def log_in(self, institution: str, secret: str) -> None:

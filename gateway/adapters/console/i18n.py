@@ -175,6 +175,7 @@ TEXTS: Mapping[str, tuple[str, str, str]] = {
         "n'est envoyé ni modifié.",
     ),
     "flow": ("Flow", "Stroom", "Flux"),
+    "flows_catalogue": ("The catalogue's flows", "De stromen van de catalogus", "Les flux du catalogue"),
     "flow_needs": ("needs", "vereist", "demande"),
     "rule": ("Rule", "Regel", "Règle"),
     "role": ("Role", "Rol", "Rôle"),
