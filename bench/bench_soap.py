@@ -1,14 +1,18 @@
-"""Throughput of the SOAP service against a bare spyne echo, same machine, same gunicorn sync workers.
+"""Throughput of the SOAP service against a bare spyne echo, same machine, same gunicorn.
 
-Measures requests/s with wrk (or, when wrk is missing, a Python multi-connection generator) of: the bare spyne
-echo (bench/echo_service.py), the gateway's Integrate (a new person per request, so every request writes) and
-Consult (persons with an integration), each for ``--duration`` seconds over ``--connections`` connections, and
-prints each figure and the ratios gateway/echo (targets: Integrate >= 0.5, Consult >= 0.6). Every gateway
-request carries its own WS-Security digest with a fresh nonce, computed before the run. ``--breakdown`` also
-times each stage of the hot path in-process (best of several runs) to show what costs what.
+Measures requests/s with wrk (or, when wrk is missing, a Python multi-connection generator; both keep connections
+alive where the server allows) of: the bare spyne echo (bench/echo_service.py, gunicorn sync workers), the
+gateway's Integrate (a new person per request, so every request writes) and Consult (persons with an
+integration), each for ``--duration`` seconds, for every worker count of ``--workers`` and every connection count
+of ``--connections``, and prints each figure and the ratios gateway/echo (targets: Integrate >= 0.5, Consult >=
+0.6). ``--baseline DIR`` also measures the gateway of another checkout DIR (same layout, e.g. made with
+``git worktree add DIR <commit>``), run by the same interpreter, in the same rounds, alternating with this one: a
+before/after comparison on equal terms. Every gateway request carries its own WS-Security digest with a fresh
+nonce, computed before the run. ``--breakdown`` also times each stage of the hot path in-process (best of several
+runs) to show what costs what.
 
-    .venv/bin/python bench/bench_soap.py [--duration 10] [--connections 8] [--workers 2] [--rounds 1]
-        [--db-dir DIR | --db POSTGRES-URL] [--breakdown]
+    .venv/bin/python bench/bench_soap.py [--duration 10] [--connections 1,8] [--workers 1,2] [--rounds 1]
+        [--db-dir DIR | --db POSTGRES-URL] [--baseline DIR] [--breakdown]
 
 wrk: ``apt-get install -y wrk``. Results are also written as JSON to bench/results/.
 """
@@ -23,6 +27,7 @@ import hashlib
 import http.client
 import importlib
 import io
+import itertools
 import json
 import multiprocessing
 import os
@@ -200,19 +205,23 @@ def _gunicorn_has_control_socket() -> bool:
     return any(s.name == "control_socket_disable" for s in KNOWN_SETTINGS)
 
 
-def start_gateway(workers: int, db: str, log: Path) -> Running:
+def start_gateway(name: str, workers: int, db: str, log: Path, checkout: Path | None = None) -> Running:
+    """``ksz-gateway serve`` of this checkout, or of ``checkout`` (its ``gateway`` package first on the path)."""
     port = free_port()
     command = [str(BIN / "ksz-gateway"), "serve", "--demo", "--today", "2015-01-10", "--workers", str(workers)]
     command += ["--port", str(port), "--db", db]
-    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    env = dict(os.environ)
+    if checkout is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(checkout), *filter(None, [env.get("PYTHONPATH")])])
+    process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}/soap/repertorium"
 
     def ready() -> bool:
         with urllib.request.urlopen(url + "?wsdl", timeout=2) as answer:
             return bool(answer.status == 200)
 
-    wait_until(ready, process, "the gateway")
-    return Running("gateway", url, process)
+    wait_until(ready, process, f"the gateway {name}")
+    return Running(name, url, process)
 
 
 def stop(running: Running) -> None:
@@ -278,20 +287,27 @@ def _python_worker(url: str, bodies: Sequence[bytes], deadline: float, results: 
     host, port = host_port.split(":")
     path = "/" + url.split("/", 3)[3] if url.count("/") > 2 else "/"
     done = errors = 0
+    connection: http.client.HTTPConnection | None = None
     for body in bodies:
         if time.monotonic() >= deadline:
             break
-        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        if connection is None:
+            connection = http.client.HTTPConnection(host, int(port), timeout=10)
         try:
             connection.request("POST", path, body, {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'})
             response = connection.getresponse()
             response.read()
             done += 1
             errors += response.status != 200
+            if response.will_close:  # the server closes after each answer: a new connection for the next one
+                connection.close()
+                connection = None
         except OSError:
             errors += 1
-        finally:
             connection.close()
+            connection = None
+    if connection is not None:
+        connection.close()
     results.put((done, errors))
 
 
@@ -421,18 +437,18 @@ def breakdown(folder: Path) -> dict[str, float]:
     institution = next(r for r in store.institutions() if r.id == INSTITUTION)
 
     class Canned:
-        def integrate(self, *args: Any) -> OperationResult:
+        def integrate(self, *args: Any, **kwargs: Any) -> OperationResult:
             return OperationResult("T", Summary(Ok.YES, 0), (PersonOutcome(consult_ssin, Status.INTEGRATED, (), ()),))
 
-        def consult(self, *args: Any) -> ConsultResult:
+        def consult(self, *args: Any, **kwargs: Any) -> ConsultResult:
             return ConsultResult("T", Summary(Ok.YES, 0), ())
 
-    canned = CallScope(institution, Canned())  # type: ignore[arg-type]
+    canned = CallScope(institution, Canned(), app._access)  # type: ignore[arg-type]
     figures["spyne dispatch + codec read/write (no use case)"] = best(lambda i: app._dispatcher.dispatch(env, canned))
     envs = iter(
         [parse_envelope(b, {SECURITY}) for b in (integrate_body(make_ssin(next(counter))) for _ in range(1600))]
     )
-    scope = CallScope(institution, app._directory)
+    scope = CallScope(institution, app._directory, app._access)
     figures["Integrate: dispatch + use case (one transaction)"] = best(
         lambda i: app._dispatcher.dispatch(next(envs), scope)
     )
@@ -452,12 +468,12 @@ def breakdown(folder: Path) -> dict[str, float]:
 BENCH_SCHEMA = f"ksz_bench_{os.getpid()}"
 
 
-def postgres_schema(url: str) -> str:
+def postgres_schema(url: str, schema: str) -> str:
     """The URL of a fresh schema of the PostgreSQL database at ``url`` (created by the gateway's upgrade)."""
     from gateway.adapters.storage.postgres import with_schema
 
-    drop_schema(url, BENCH_SCHEMA)
-    return with_schema(url, BENCH_SCHEMA)
+    drop_schema(url, schema)
+    return with_schema(url, schema)
 
 
 def drop_schema(url: str, schema: str) -> None:
@@ -470,97 +486,122 @@ def drop_schema(url: str, schema: str) -> None:
 # -- main -----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Gateway:
+    """A gateway to measure: this checkout (``checkout`` None) or a baseline checkout."""
+
+    name: str
+    checkout: Path | None
+
+
 @contextlib.contextmanager
-def servers(workers: int, db: str, work: Path) -> Iterator[tuple[Running, Running]]:
-    echo = start_echo(workers, work / "echo.log")
+def servers(
+    workers: int, gateways: Sequence[Gateway], database: Callable[[str], str], work: Path
+) -> Iterator[tuple[Running, list[Running]]]:
+    with contextlib.ExitStack() as stack:
+        echo = start_echo(workers, work / f"echo-{workers}.log")
+        stack.callback(stop, echo)
+        running = []
+        for gateway in gateways:
+            db = database(f"{gateway.name}_{workers}")
+            one = start_gateway(gateway.name, workers, db, work / f"{gateway.name}-{workers}.log", gateway.checkout)
+            stack.callback(stop, one)
+            running.append(one)
+        yield echo, running
+
+
+def _counts(text: str) -> list[int]:
     try:
-        gateway = start_gateway(workers, db, work / "gateway.log")
-        try:
-            yield echo, gateway
-        finally:
-            stop(gateway)
-    finally:
-        stop(echo)
+        counts = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of whole numbers") from exc
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every count must be at least 1")
+    return counts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per measurement (10)")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent connections (8)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers of each server (2)")
+    parser.add_argument("--connections", type=_counts, default=[8], help="concurrent connections, e.g. 1,8 (8)")
+    parser.add_argument("--workers", type=_counts, default=[2], help="worker processes of each server, e.g. 1,2 (2)")
     parser.add_argument("--rounds", type=int, default=1, help="measure each thing this many times (1)")
     parser.add_argument("--db-dir", type=Path, help="folder of the gateway's SQLite file (a temporary one)")
     parser.add_argument("--db", help="the gateway's database: a postgresql:// URL (default: SQLite in --db-dir)")
+    parser.add_argument("--baseline", type=Path, metavar="DIR", help="also measure the gateway of checkout DIR")
     parser.add_argument("--breakdown", action="store_true", help="also time each stage of the hot path")
     args = parser.parse_args(argv)
+    plan = max(20_000, int(6_000 * args.duration))  # more bodies than any run can send
 
     use_wrk = shutil.which("wrk") is not None
     if not use_wrk:
         print("wrk is NOT installed (apt-get install -y wrk): using the Python load generator instead;")
         print("its own cost is higher, so absolute figures are lower than wrk's. Ratios stay comparable.")
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}, {platform.platform()}")
+    print(f"load average before the runs: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     load = "wrk" if use_wrk else "python"
+    gateways = [Gateway("gateway", None)]
+    if args.baseline is not None:
+        gateways.append(Gateway("baseline", args.baseline.resolve()))
 
+    schemas: list[str] = []
     with tempfile.TemporaryDirectory(dir=args.db_dir) as folder:
         work = Path(folder)
-        db = postgres_schema(args.db) if args.db else str(work / "bench.db")
-        print(f"gateway database: {db}; {args.workers} workers each; {args.connections} connections; {load}")
-        echo_body = echo_module().request_body()
-        results: dict[str, list[Measure]] = {"echo": [], "Integrate": [], "Consult": []}
-        with servers(args.workers, db, work) as (echo, gateway):
-            plan = max(20_000, int(6_000 * args.duration))  # more bodies than any run can send
-            serial = 0
-            for round_ in range(args.rounds):
-                first = serial
-                for name in ("echo", "Integrate", "Consult"):
-                    # made just before each run: each body has its own nonce and a Created of now
-                    if name == "echo":
-                        server, url, bodies = echo, echo.url, [echo_body] * plan
-                    elif name == "Integrate":
-                        server, url = gateway, gateway.url
-                        bodies = [integrate_body(make_ssin(first + i)) for i in range(plan)]
-                        serial += plan
-                    else:
-                        done = max(1, min(results["Integrate"][-1].requests, 1000))
-                        server, url = gateway, gateway.url
-                        bodies = [consult_body(make_ssin(first + i % done)) for i in range(plan)]
-                    run = (
-                        functools.partial(run_wrk, name, url, bodies, args.duration, args.connections, work)
-                        if use_wrk
-                        else functools.partial(run_python, name, url, bodies, args.duration, args.connections)
-                    )
-                    measure = measured(run, server)
-                    results[name].append(measure)
-                    print(
-                        f"round {round_ + 1} {name:<10} {measure.rate:8.1f} requests/s"
-                        + f"  server CPU {measure.server_cpu_us:6.0f} us/request  idle {measure.machine_idle:4.0%}"
-                        + (f"  p50 {measure.p50_ms:.1f} ms  p99 {measure.p99_ms:.1f} ms" if measure.p50_ms else "")
-                        + (f"  ({measure.errors} errors!)" if measure.errors else ""),
-                        flush=True,
-                    )
-                # wrk asks each thread for one request it never sends: check persons further in
-                _check_integrated(
-                    gateway.url, [make_ssin(first + 10), make_ssin(first + results["Integrate"][-1].requests // 2)]
-                )
 
-        figures = {name: statistics.median(m.rate for m in measures) for name, measures in results.items()}
-        cpu = {name: statistics.median(m.server_cpu_us for m in measures) for name, measures in results.items()}
-        print()
-        print("Medians over the rounds; ratio = gateway/echo requests/s in the same round (median of the rounds);")
-        print("CPU ratio = echo/gateway server CPU per request, what the ratio would be with nothing else in the way.")
-        print(f"{'':<10} {'requests/s':>12} {'ratio':>7} {'target':>7} {'CPU us/req':>11} {'CPU ratio':>10}")
-        print(f"{'echo':<10} {figures['echo']:12.1f} {'':>7} {'':>7} {cpu['echo']:11.0f}")
-        failed = False
-        for name, target in TARGETS.items():
-            ratio = statistics.median(g.rate / e.rate for g, e in zip(results[name], results["echo"], strict=True))
-            failed |= ratio < target
+        def database(name: str) -> str:
+            if not args.db:
+                return str(work / f"bench-{name}.db")
+            schemas.append(f"{BENCH_SCHEMA}_{name}")
+            return postgres_schema(args.db, schemas[-1])
+
+        print(f"gateway database: {'PostgreSQL' if args.db else 'SQLite in ' + str(work)}; {load}")
+        echo_body = echo_module().request_body()
+        results: dict[tuple[int, int, str, str], list[Measure]] = {}
+        serials = itertools.count(0, plan)
+        unchecked: list[str] = []  # runs whose writes the sanity check could not find
+
+        def measure(workers: int, connections: int, operation: str, server: Running, bodies: list[bytes]) -> Measure:
+            if use_wrk:
+                run = functools.partial(run_wrk, operation, server.url, bodies, args.duration, connections, work)
+            else:
+                run = functools.partial(run_python, operation, server.url, bodies, args.duration, connections)
+            found = measured(run, server)
+            results.setdefault((workers, connections, server.name, operation), []).append(found)
+            label = operation if server.name == "echo" else f"{server.name} {operation}"
             print(
-                f"{name:<10} {figures[name]:12.1f} {ratio:7.2f} {target:7.2f} {cpu[name]:11.0f} "
-                f"{cpu['echo'] / cpu[name]:10.2f}{'' if ratio >= target else '  BELOW'}"
+                f"{workers} worker(s) {connections:>3} conn  {label:<18} {found.rate:8.1f} requests/s"
+                f"  server CPU {found.server_cpu_us:6.0f} us/request  idle {found.machine_idle:4.0%}"
+                + (f"  p50 {found.p50_ms:.1f} ms  p99 {found.p99_ms:.1f} ms" if found.p50_ms else "")
+                + (f"  ({found.errors} errors!)" if found.errors else ""),
+                flush=True,
             )
+            return found
+
+        for workers in args.workers:
+            with servers(workers, gateways, database, work) as (echo, running):
+                for connections in args.connections:
+                    for _ in range(args.rounds):
+                        measure(workers, connections, "echo", echo, [echo_body] * plan)
+                        for gateway in running:  # one after the other in the same round: equal terms
+                            # bodies made just before each run: each has its own nonce and a Created of now
+                            first = next(serials)
+                            bodies = [integrate_body(make_ssin(first + i)) for i in range(plan)]
+                            integrated = measure(workers, connections, "Integrate", gateway, bodies).requests
+                            # wrk asks each thread for one request it never sends: check persons further in
+                            people = [make_ssin(first + 10), make_ssin(first + integrated // 2)]
+                            if not _check_integrated(gateway.url, people):
+                                unchecked.append(f"{workers} worker(s), {connections} conn: {gateway.name}")
+                            known = max(1, min(integrated, 1000))
+                            bodies = [consult_body(make_ssin(first + i % known)) for i in range(plan)]
+                            measure(workers, connections, "Consult", gateway, bodies)
+
+        failed = _summary(results, args.workers, args.connections, [g.name for g in gateways])
         errors = sum(m.errors for measures in results.values() for m in measures)
         if errors:
             print(f"{errors} requests failed: the figures above are not trustworthy")
+        if unchecked:
+            print(f"The writes of these runs were not found afterwards: {'; '.join(unchecked)}")
+            errors += len(unchecked)
 
         stages: dict[str, float] = {}
         if args.breakdown:
@@ -569,8 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             for stage, micros in stages.items():
                 print(f"  {stage:<52} {micros:8.1f}")
 
-    if args.db:
-        drop_schema(args.db, BENCH_SCHEMA)
+    for schema in schemas:
+        drop_schema(args.db, schema)
     out = BENCH / "results"
     out.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -580,10 +621,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "load": load,
                 "db": "postgres" if args.db else "sqlite",
                 "db_dir": str(args.db_dir or tempfile.gettempdir()),
-                "workers": args.workers,
-                "connections": args.connections,
+                "baseline": str(args.baseline) if args.baseline else None,
                 "duration": args.duration,
-                "measures": {k: [asdict(m) | {"rate": m.rate} for m in v] for k, v in results.items()},
+                "measures": [
+                    {"workers": w, "connections": c, "server": g, "operation": n}
+                    | {"runs": [asdict(m) | {"rate": m.rate} for m in measures]}
+                    for (w, c, g, n), measures in results.items()
+                ],
                 "breakdown_us": stages,
             },
             indent=2,
@@ -592,15 +636,55 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1 if errors else 0 if not failed else 2
 
 
-def _check_integrated(url: str, people: Sequence[str]) -> None:
-    """A sanity check after the runs: persons of the Integrate run are really in the directory."""
-    from gateway.client import RepertoriumClient
+def _summary(
+    results: dict[tuple[int, int, str, str], list[Measure]],
+    worker_counts: Sequence[int],
+    connection_counts: Sequence[int],
+    names: Sequence[str],
+) -> bool:
+    """Prints the medians and ratios; whether this checkout's gateway fell below a target."""
+    print()
+    print("Medians over the rounds; ratio = gateway/echo requests/s in the same round (median of the rounds);")
+    print("CPU ratio = echo/gateway server CPU per request, what the ratio would be with nothing else in the way.")
+    print(f"{'':<40} {'requests/s':>12} {'ratio':>7} {'target':>7} {'CPU us/req':>11} {'CPU ratio':>10}")
+    failed = False
+    for workers in worker_counts:
+        for connections in connection_counts:
+            echo = results[(workers, connections, "echo", "echo")]
+            echo_cpu = statistics.median(m.server_cpu_us for m in echo)
+            where = f"{workers} worker(s), {connections} conn"
+            echo_rate = statistics.median(m.rate for m in echo)
+            print(f"{where + ': echo':<40} {echo_rate:12.1f} {'':>7} {'':>7} {echo_cpu:11.0f}")
+            for name in names:
+                for operation, target in TARGETS.items():
+                    measures = results[(workers, connections, name, operation)]
+                    ratio = statistics.median(g.rate / e.rate for g, e in zip(measures, echo, strict=True))
+                    cpu = statistics.median(m.server_cpu_us for m in measures)
+                    below = ratio < target
+                    failed |= below and name == "gateway"
+                    rate = statistics.median(m.rate for m in measures)
+                    print(
+                        f"{where + ': ' + name + ' ' + operation:<40} {rate:12.1f} {ratio:7.2f} {target:7.2f}"
+                        f" {cpu:11.0f} {echo_cpu / cpu:10.2f}{'  BELOW' if below else ''}"
+                    )
+    return failed
+
+
+def _check_integrated(url: str, people: Sequence[str]) -> bool:
+    """A sanity check after an Integrate run: its persons are really in the directory. Says what is wrong."""
+    from gateway.client import ClientError, RepertoriumClient
 
     with RepertoriumClient(url, INSTITUTION, SECRET) as client:
         for person in people:
-            found = client.consult(person, start=date(2015, 1, 1)).integrations
+            try:
+                found = client.consult(person, start=date(2015, 1, 1)).integrations
+            except (ClientError, OSError) as exc:
+                print(f"  the check of {person} failed: {exc}")
+                return False
             if not found:
-                raise SystemExit(f"{person} was not integrated: the Integrate run did not write")
+                print(f"  {person} was not integrated: the Integrate run did not write")
+                return False
+    return True
 
 
 if __name__ == "__main__":

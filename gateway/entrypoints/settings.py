@@ -16,7 +16,9 @@ from gateway.contract.limits import DEFAULT_LIMITS
 __all__ = ["DEFAULT_DB", "WORKER_TIMEOUT_SECONDS", "Settings"]
 
 DEFAULT_DB = "ksz-gateway.db"
-WORKER_TIMEOUT_SECONDS = 60  # a worker silent this long is killed (gunicorn's timeout; gateway.entrypoints.wsgi)
+# gunicorn's heartbeat: a worker whose main loop is silent this long is killed and replaced. The main loop only
+# accepts and dispatches, so a request taking long (a slow provider) never trips it (gateway.entrypoints.wsgi).
+WORKER_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,17 +26,26 @@ class Settings:
     db: str = DEFAULT_DB  # a SQLite file path or a postgresql:// URL
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 1
+    workers: int = 1  # worker processes under gunicorn's arbiter
+    # Serving (gateway.entrypoints.wsgi): each worker handles requests on a fixed pool of ``threads`` threads,
+    # holds at most ``worker_connections`` connections open, closes a kept-alive connection idle for
+    # ``keepalive_seconds``, and cuts off a client that has not sent a request's head and body within
+    # ``request_timeout_seconds`` of its first byte.
+    threads: int = 8
+    worker_connections: int = 500
+    keepalive_seconds: int = 5
+    request_timeout_seconds: float = 15.0
     demo: bool = False
     today: date | None = None  # fixes the gateway's day (test harnesses, sample replays)
     allow_password_text: bool = False
     max_body_bytes: int = 4 * 1024 * 1024
     timestamp_window_seconds: int = 300
-    catalogue_files: tuple[str | Path, ...] = field(default=("quality-codes.json",))
     flow_catalogue: str | Path | None = None  # None: the default flow catalogue shipped in gateway/data
     provider_timeout_seconds: float = 10.0
     # Reverse proxies whose X-Forwarded-* / Forwarded headers are believed (``serve --forwarded-allow-ips``, as
-    # gunicorn names it); from any other address those headers are ignored. None is trusted by default.
+    # gunicorn names it): each an IP address, a CIDR network, or "*" for every peer; from any other address those
+    # headers are ignored. None is trusted by default. gunicorn applies it to ``wsgi.url_scheme``
+    # (X-Forwarded-Proto); whoever reads other forwarded headers must apply the same list.
     forwarded_allow_ips: tuple[str, ...] = ()
     # Bounds on the XML of one request, checked once it is parsed, before authentication and validation
     # (gateway.contract.limits.XmlLimits says what each bounds).

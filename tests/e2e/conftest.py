@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import itertools
 import os
+import resource
 import secrets
 import socket
 import subprocess
@@ -89,12 +90,22 @@ def _free_port() -> int:
         return port
 
 
-def start_server(db: str, output: Path, *options: str, workers: int = 1, demo: bool = True) -> Server:
+def start_server(
+    db: str, output: Path, *options: str, workers: int = 1, demo: bool = True, open_files: int | None = None
+) -> Server:
+    """``ksz-gateway serve`` on a free port, once it answers; ``open_files`` limits its descriptors (ulimit -n)."""
     port = _free_port()
     command = [_command(), "serve", *(["--demo"] if demo else []), "--today", TODAY, "--port", str(port)]
     command += ["--db", db, "--workers", str(workers), *options]
+
+    def limit_open_files() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     log = output.open("wb")
-    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=output.parent)
+    process = subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, cwd=output.parent, preexec_fn=limit_open_files
+    )
     log.close()
     endpoint = f"http://127.0.0.1:{port}/soap/repertorium"
     server = Server(endpoint, "127.0.0.1", port, db, process, output)
@@ -159,9 +170,13 @@ def launch(
     """Starts servers on fresh databases; all are stopped when the session ends."""
     started: list[Server] = []
 
-    def run(*options: str, workers: int = 1, demo: bool = True, db: str | None = None) -> Server:
+    def run(
+        *options: str, workers: int = 1, demo: bool = True, db: str | None = None, open_files: int | None = None
+    ) -> Server:
         folder = tmp_path_factory.mktemp("server")
-        server = start_server(db or new_database(), folder / "server.log", *options, workers=workers, demo=demo)
+        server = start_server(
+            db or new_database(), folder / "server.log", *options, workers=workers, demo=demo, open_files=open_files
+        )
         started.append(server)
         return server
 

@@ -87,7 +87,8 @@ def test_a_killed_writer_leaves_the_sqlite_file_consistent(store: Store) -> None
     store.close()
     kill_mid_write(url, seed=7, after=10)
     import sqlite3
+    from contextlib import closing
 
-    with sqlite3.connect(url) as conn:
+    with closing(sqlite3.connect(url)) as conn:  # sqlite3's own context manager commits but never closes
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -404,7 +405,7 @@ def test_a_database_newer_than_the_gateway_is_refused(store: Store) -> None:
     def engine(statement: str) -> None:
         """Run ``statement`` on the store's database through a connection of the engine's own."""
         if isinstance(store, SqliteStore):
-            with sqlite3.connect(store.url) as conn:
+            with closing(sqlite3.connect(store.url)) as conn, conn:  # closed, after its commit
                 conn.execute(statement)
             return
         import psycopg
@@ -437,7 +438,7 @@ def test_a_sqlite_file_is_created_on_first_use_and_upgraded_by_threads_at_once(t
         t.join()
     assert versions == [latest_version()] * 4
     assert path.exists()
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("SELECT count(*) FROM schema_version").fetchone() == (latest_version(),)
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     store.close()

@@ -1,4 +1,4 @@
-"""The command line's argument types (gateway.entrypoints.commands.arguments), through argparse as the commands use
+"""The command line's argument types (gateway.entrypoints.commands.argtypes), through argparse as the commands use
 them: a good word becomes its value, a bad one stops the command with one sentence naming the argument."""
 
 from __future__ import annotations
@@ -8,14 +8,14 @@ from datetime import date
 
 import pytest
 
-from gateway.entrypoints.commands.arguments import bounded, day
+from gateway.entrypoints.commands.argtypes import day, seconds, tcp_port
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ksz-gateway")
     p.add_argument("--today", type=day)
-    p.add_argument("--port", type=bounded(int, 0, 65535, "a TCP port"))
-    p.add_argument("--delay", type=bounded(float, 0.0, 3600.0, "a number of seconds"))
+    p.add_argument("--port", type=tcp_port(zero_picks_free=True))
+    p.add_argument("--delay", type=seconds(0, 3600))
     return p
 
 
@@ -29,9 +29,9 @@ def test_good_words_become_their_values() -> None:
     ("argv", "says"),
     [
         (["--today", "2015-13-01"], "argument --today: date '2015-13-01' is not an ISO date (YYYY-MM-DD)"),
-        (["--port", "http"], "argument --port: 'http' is not a TCP port"),
-        (["--port", "65536"], "argument --port: 65536 is not a TCP port (from 0 to 65535)"),
-        (["--delay", "-1"], "argument --delay: -1 is not a number of seconds (from 0 to 3600)"),
+        (["--port", "http"], "argument --port: 'http' is not a whole number"),
+        (["--port", "65536"], "argument --port: 65536 must be from 0 to 65535 (a TCP port; 0 picks a free one)"),
+        (["--delay", "-1"], "argument --delay: -1 must be from 0 to 3600 seconds"),
     ],
 )
 def test_a_bad_word_stops_the_command_with_one_sentence(

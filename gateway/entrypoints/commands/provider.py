@@ -10,11 +10,11 @@ import argparse
 import sys
 from typing import Any
 
-from gateway.entrypoints.commands.arguments import bounded
+from gateway.entrypoints.commands.argtypes import seconds, tcp_port
 
 __all__ = ["register"]
 
-MODES = ("ok", "fault", "slow")  # how a DemoProvider answers
+MODES = ("ok", "fault", "slow")
 
 
 def register(subparsers: Any) -> None:
@@ -29,12 +29,12 @@ def register(subparsers: Any) -> None:
     )
     provider.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     provider.add_argument(
-        "--port", type=bounded(int, 0, 65535, "a TCP port"), default=8090, help="TCP port (8090; 0 picks a free one)"
+        "--port", type=tcp_port(zero_picks_free=True), default=8090, help="TCP port (8090; 0 picks a free one)"
     )
     provider.add_argument("--mode", choices=MODES, default="ok", help="how it answers (ok)")
     provider.add_argument(
         "--delay",
-        type=bounded(float, 0.0, 3600.0, "a number of seconds"),
+        type=seconds(0, 3600),
         default=5.0,
         metavar="S",
         help="seconds a slow provider waits before answering (5)",

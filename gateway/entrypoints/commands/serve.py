@@ -12,72 +12,30 @@ import argparse
 import logging
 import secrets
 import sys
-from datetime import date
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gateway.entrypoints.settings import DEFAULT_DB, WORKER_TIMEOUT_SECONDS, Settings
+from gateway.entrypoints.commands.argtypes import (
+    address_list,
+    day,
+    enterprise_number,
+    seconds,
+    tcp_port,
+    whole_number,
+)
+from gateway.entrypoints.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
     from gateway.app.ports import Store
     from gateway.domain.access import FlowCatalogue
 
-__all__ = ["check_flow_catalogue", "is_enterprise_number", "register"]
+__all__ = ["check_flow_catalogue", "register"]
 
-_DEFAULT_MAX_BODY = Settings().max_body_bytes
-_DEFAULT_PROVIDER_TIMEOUT = Settings().provider_timeout_seconds
-_MAX_PROVIDER_TIMEOUT = WORKER_TIMEOUT_SECONDS / 2  # a provider must answer well before the worker is killed
-
-
-def is_enterprise_number(text: str) -> bool:
-    """A Belgian enterprise number (KBO/BCE): 10 digits whose last two are 97 - (first eight mod 97)."""
-    if len(text) != 10 or not text.isascii() or not text.isdigit():
-        return False
-    return 97 - (int(text[:8]) % 97) == int(text[8:])
-
-
-def _enterprise_number(text: str) -> str:
-    if not is_enterprise_number(text):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not an enterprise number: 10 digits, the last two being 97 - (first eight mod 97)"
-        )
-    return text
-
-
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from exc
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _provider_timeout(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from exc
-    if not 0 < value <= _MAX_PROVIDER_TIMEOUT:
-        raise argparse.ArgumentTypeError(
-            f"{text} must be more than 0 and at most {_MAX_PROVIDER_TIMEOUT:g} seconds (half the worker timeout)"
-        )
-    return value
-
-
-def _port(text: str) -> int:
-    value = _positive(text)
-    if value > 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
-    return value
+_DEFAULTS = Settings()
+# A SendFlow holds one of its worker's threads while it waits for the provider: never for long.
+_MAX_PROVIDER_TIMEOUT = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -92,28 +50,70 @@ def register(subparsers: Any) -> None:
         description="Serve the repertorium (SOAP 1.1) at http://HOST:PORT/soap/repertorium, its WSDL at ?wsdl.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8080, help="TCP port (8080)")
+    serve.add_argument("--port", type=tcp_port(), default=8080, help="TCP port (8080)")
     db_option(serve)
+    bounded: list[tuple[str, Callable[[str], Any], float, str, str]] = [
+        (
+            "--workers",
+            whole_number(1),
+            _DEFAULTS.workers,
+            "N",
+            "worker processes under gunicorn's arbiter, each with its own store",
+        ),
+        (
+            "--threads",
+            whole_number(1, 256),
+            _DEFAULTS.threads,
+            "N",
+            "request-handling threads of each worker, a fixed pool",
+        ),
+        (
+            "--worker-connections",
+            whole_number(1),
+            _DEFAULTS.worker_connections,
+            "N",
+            "open connections a worker holds at most, lowered to fit the open-files limit",
+        ),
+        (
+            "--keep-alive",
+            whole_number(1, 3600),
+            _DEFAULTS.keepalive_seconds,
+            "SECONDS",
+            "how long an idle connection stays open for a next request",
+        ),
+        (
+            "--request-timeout",
+            seconds(0, 3600, above_low=True),
+            _DEFAULTS.request_timeout_seconds,
+            "SECONDS",
+            "a request's head and body must arrive within this time of its first byte, or the client is cut off",
+        ),
+        ("--max-body-bytes", whole_number(1), _DEFAULTS.max_body_bytes, "N", "largest request body accepted"),
+        (
+            "--provider-timeout",
+            seconds(0, _MAX_PROVIDER_TIMEOUT, above_low=True),
+            _DEFAULTS.provider_timeout_seconds,
+            "SECONDS",
+            f"how long SendFlow waits for a flow's provider, at most {_MAX_PROVIDER_TIMEOUT:g}",
+        ),
+    ]
+    for flag, parse, default, metavar, text in bounded:
+        shown = default if isinstance(default, int) else f"{default:g}"
+        serve.add_argument(flag, type=parse, default=default, metavar=metavar, help=f"{text} ({shown})")
     serve.add_argument(
-        "--workers",
-        type=_positive,
-        default=1,
-        metavar="N",
-        help="gunicorn sync worker processes; 1 (the default): one process",
+        "--forwarded-allow-ips",
+        type=address_list,
+        default=_DEFAULTS.forwarded_allow_ips,
+        metavar="ADDRESSES",
+        help="reverse proxies (comma-separated addresses or networks, * for any) whose X-Forwarded-Proto and "
+        "forwarded headers are believed (none)",
     )
     serve.add_argument(
         "--demo", action="store_true", help="add the contract's demo institutions and codes (public test secrets)"
     )
-    serve.add_argument("--today", type=_day, metavar="YYYY-MM-DD", help="fix the gateway's day (tests, replays)")
+    serve.add_argument("--today", type=day, metavar="YYYY-MM-DD", help="fix the gateway's day (tests, replays)")
     serve.add_argument(
         "--allow-password-text", action="store_true", help="accept WS-Security #PasswordText (digest only by default)"
-    )
-    serve.add_argument(
-        "--max-body-bytes",
-        type=_positive,
-        default=_DEFAULT_MAX_BODY,
-        metavar="N",
-        help=f"largest request body accepted ({_DEFAULT_MAX_BODY})",
     )
     serve.add_argument(
         "--flows",
@@ -121,19 +121,12 @@ def register(subparsers: Any) -> None:
         metavar="FILE",
         help="an operator's flow catalogue (JSON, as gateway/data/flows.json) replacing the default one",
     )
-    serve.add_argument(
-        "--provider-timeout",
-        type=_provider_timeout,
-        default=_DEFAULT_PROVIDER_TIMEOUT,
-        metavar="SECONDS",
-        help=f"how long SendFlow waits for a flow's provider ({_DEFAULT_PROVIDER_TIMEOUT:g})",
-    )
     serve.set_defaults(handler=handle_serve)
 
     institutions = subparsers.add_parser("institutions", help="manage the institutions that may call the gateway")
     actions = institutions.add_subparsers(dest="institutions_command", required=True, metavar="ACTION")
     add = actions.add_parser("add", help="add an institution; its new secret is printed once")
-    add.add_argument("id", type=_enterprise_number, metavar="ID", help="enterprise number, 10 digits")
+    add.add_argument("id", type=enterprise_number, metavar="ID", help="enterprise number, 10 digits")
     add.add_argument("name", metavar="NAME")
     add.add_argument("sector", type=int, metavar="SECTOR", help="sector number (17 for an OCMW)")
     db_option(add)
@@ -142,11 +135,11 @@ def register(subparsers: Any) -> None:
     db_option(listing)
     listing.set_defaults(handler=handle_list)
     rotate = actions.add_parser("rotate-secret", help="give an institution a new secret, printed once")
-    rotate.add_argument("id", type=_enterprise_number, metavar="ID")
+    rotate.add_argument("id", type=enterprise_number, metavar="ID")
     db_option(rotate)
     rotate.set_defaults(handler=handle_rotate)
     disable = actions.add_parser("disable", help="refuse every request of an institution from now on")
-    disable.add_argument("id", type=_enterprise_number, metavar="ID")
+    disable.add_argument("id", type=enterprise_number, metavar="ID")
     db_option(disable)
     disable.set_defaults(handler=handle_disable)
 
@@ -167,6 +160,11 @@ def handle_serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
+        threads=args.threads,
+        worker_connections=args.worker_connections,
+        keepalive_seconds=args.keep_alive,
+        request_timeout_seconds=args.request_timeout,
+        forwarded_allow_ips=args.forwarded_allow_ips,
         demo=args.demo,
         today=args.today,
         allow_password_text=args.allow_password_text,
@@ -208,17 +206,24 @@ def handle_serve(args: argparse.Namespace) -> int:
             f"forwarded to a provider: {', '.join(forwarded) or 'none'}; provider timeout "
             f"{settings.provider_timeout_seconds:g} s)."
         )
-    print(f"Serving the repertorium at {endpoint} with {settings.workers} worker(s).")
+    from gateway.entrypoints.wsgi import GatewayServer, connection_limit
+
+    connections = connection_limit(settings)
+    if connections < settings.worker_connections:
+        print(
+            f"The open-files limit allows {connections} connections per worker: --worker-connections lowered "
+            f"from {settings.worker_connections}."
+        )
+    if settings.forwarded_allow_ips:
+        print(f"Forwarded headers are believed from {', '.join(settings.forwarded_allow_ips)} only.")
+    print(
+        f"Serving the repertorium at {endpoint} with {settings.workers} worker process(es) of {settings.threads} "
+        f"threads (request timeout {settings.request_timeout_seconds:g} s, keep-alive {settings.keepalive_seconds} s)."
+    )
     print(f"WSDL: {endpoint}?wsdl")
     print(f"Operator console: http://{_url_host(settings.host)}:{settings.port}/console/")
     sys.stdout.flush()
-
-    from gateway.entrypoints.wsgi import GatewayServer, SingleProcessServer
-
-    if settings.workers == 1:
-        SingleProcessServer(settings, open_store).run()
-    else:
-        GatewayServer(settings, open_store).run()
+    GatewayServer(settings, open_store).run()
     return 0
 
 
@@ -263,12 +268,17 @@ def _retire_demo_identities(store: Store, demo: tuple[Any, ...]) -> None:
 # -- institutions ---------------------------------------------------------------------------------------
 
 
-def _open(db: str) -> Store:
+@contextmanager
+def _opened(db: str) -> Iterator[Store]:
+    """The store at ``db``, upgraded, closed when the command is done with it."""
     from gateway.adapters.storage import open_store
 
     store = open_store(db)
-    store.upgrade()
-    return store
+    try:
+        store.upgrade()
+        yield store
+    finally:
+        store.close()
 
 
 def _new_secret() -> str:
@@ -279,27 +289,21 @@ def handle_add(args: argparse.Namespace) -> int:
     from gateway.app.ports import InstitutionRecord
     from gateway.errors import InstitutionExists, StorageError
 
-    store = _open(args.db)
-    try:
-        secret = _new_secret()
+    secret = _new_secret()
+    with _opened(args.db) as store:
         try:
             store.add_institution(InstitutionRecord(args.id, args.name, args.sector, secret))
         except (InstitutionExists, StorageError) as exc:
             print(f"Cannot add institution {args.id}: {exc.message}", file=sys.stderr)
             return 1
-    finally:
-        store.close()
     print(f"Added institution {args.id} ({args.name}, sector {args.sector}).")
     print(f"Its secret, shown only now: {secret}")
     return 0
 
 
 def handle_list(args: argparse.Namespace) -> int:
-    store = _open(args.db)
-    try:
+    with _opened(args.db) as store:
         records = store.institutions()
-    finally:
-        store.close()
     for record in records:
         state = "enabled" if record.enabled else "disabled"
         print(f"{record.id}  sector {record.sector:>3}  {state:<8}  {record.name}")
@@ -308,26 +312,22 @@ def handle_list(args: argparse.Namespace) -> int:
 
 
 def handle_rotate(args: argparse.Namespace) -> int:
-    store = _open(args.db)
-    try:
-        secret = _new_secret()
-        if not store.set_secret(args.id, secret):
-            print(f"No institution {args.id}.", file=sys.stderr)
-            return 1
-    finally:
-        store.close()
+    secret = _new_secret()
+    with _opened(args.db) as store:
+        found = store.set_secret(args.id, secret)
+    if not found:
+        print(f"No institution {args.id}.", file=sys.stderr)
+        return 1
     print(f"New secret of institution {args.id}, shown only now: {secret}")
     print("The old secret no longer works.")
     return 0
 
 
 def handle_disable(args: argparse.Namespace) -> int:
-    store = _open(args.db)
-    try:
-        if not store.set_enabled(args.id, False):
-            print(f"No institution {args.id}.", file=sys.stderr)
-            return 1
-    finally:
-        store.close()
+    with _opened(args.db) as store:
+        found = store.set_enabled(args.id, False)
+    if not found:
+        print(f"No institution {args.id}.", file=sys.stderr)
+        return 1
     print(f"Institution {args.id} is disabled: its requests are refused from now on.")
     return 0
