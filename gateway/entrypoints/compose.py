@@ -1,17 +1,20 @@
-"""The one factory of the SOAP service: settings and a store in, a WSGI application out.
+"""The one factory of the gateway's WSGI application: settings and a store in, the SOAP fronts and the operator
+console out, each at its own path.
 
 Invariant: everything a request needs that does not change per request — the served documents, the compiled
-schemas, the spyne application, the catalogue, the use cases — is built here, once per process, and nothing is
-built at import time; the store is the caller's (one per worker process, opened after the fork). Both fronts —
-the v1 repertorium and the legacy connector — share the same use cases, the same authentication and one store.
+schemas, the spyne application, the catalogue, the use cases, the console's templates — is built here, once per
+process, and nothing is built at import time; the store is the caller's (one per worker process, opened after the
+fork). The v1 repertorium, the legacy connector and the console share the same use cases, so all audit alike, and
+both SOAP fronts the same authentication.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from gateway.adapters.console import Console
 from gateway.adapters.provider import SoapProvider
 from gateway.adapters.soap.application import Dispatcher, build_application
 from gateway.adapters.soap.callers import CertificateOrToken, ClientCertificates
@@ -34,7 +37,9 @@ from gateway.domain.access import load_flow_catalogue
 from gateway.entrypoints.settings import Settings
 from gateway.errors import ConfigurationError
 
-__all__ = ["Fronts", "client_authorities", "gateway_day", "make_app"]
+__all__ = ["CONSOLE_PATH", "Fronts", "Mounted", "client_authorities", "gateway_day", "make_app"]
+
+CONSOLE_PATH = "/console"
 
 
 def gateway_day(settings: Settings) -> Callable[[], date]:
@@ -69,8 +74,33 @@ class Fronts:
         return self.repertorium(environ, start_response)
 
 
-def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Fronts:
-    """Both fronts on ``store``; ``clock`` is the wall clock WS-Security timestamps are checked against."""
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class Mounted:
+    """Path-prefix dispatch: a request under a mounted prefix goes to its application, with the prefix moved from
+    ``PATH_INFO`` to ``SCRIPT_NAME`` (as WSGI mounts do); every other request goes to ``default``."""
+
+    def __init__(self, default: WsgiApp, mounts: Mapping[str, WsgiApp]) -> None:
+        self.default = default
+        self.mounts = dict(mounts)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        for prefix, app in self.mounts.items():
+            if path == prefix or path.startswith(prefix + "/"):
+                environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "").rstrip("/") + prefix
+                environ["PATH_INFO"] = path[len(prefix) :]
+                if not environ["PATH_INFO"]:  # "/console" itself: on to "/console/", where relative links work
+                    start_response("308 Permanent Redirect", [("Location", prefix + "/"), ("Content-Length", "0")])
+                    return []
+                return app(environ, start_response)
+        return self.default(environ, start_response)
+
+
+def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Mounted:
+    """Both SOAP fronts on ``store`` with the console at ``/console/``; ``clock`` is the wall clock WS-Security
+    timestamps are checked against."""
     documents = ContractDocuments()
     schema = MessageSchema(documents.originals[XSD_FILE], XSD_FILE, base_url=str(xsd_path(XSD_FILE)))
     ssdn_schema = MessageSchema(
@@ -123,4 +153,5 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         trusted_proxies=proxies,
         xml_limits=limits,
     )
-    return Fronts(repertorium, connector)
+    console = Console(store=store, directory=directory, access=access, key=settings.console_key)
+    return Mounted(Fronts(repertorium, connector), {CONSOLE_PATH: console})

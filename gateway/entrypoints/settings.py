@@ -6,7 +6,8 @@ this object.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -60,3 +61,6 @@ class Settings:
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None
+    # The key that signs the console's session cookies: random for each server started (made before its workers
+    # fork, so they all share it), so a restart ends every console session.
+    console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

@@ -192,6 +192,16 @@ def gateway(launch: Callable[..., Server]) -> Server:
 
 
 @pytest.fixture(scope="session")
+def console_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A demo gateway on a SQLite file of its own, for the browser: the console is blind to the engine, and a
+    browser run costs too much to repeat on each one."""
+    folder = tmp_path_factory.mktemp("console")
+    server = start_server(str(folder / "directory.db"), folder / "server.log")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="session")
 def gateway_two_workers(launch: Callable[..., Server]) -> Server:
     return launch(workers=2)
 

@@ -30,7 +30,8 @@ import pytest
 pytestmark = pytest.mark.wheel
 
 ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = (".py", ".json", ".xsd", ".wsdl")  # every file of gateway/ with these endings belongs in the wheel
+# Every file of gateway/ with these endings belongs in the wheel.
+SHIPPED = (".py", ".json", ".xsd", ".wsdl", ".html", ".css")
 # The environment of every command run from the installed copy: no path that could lead back to the checkout.
 CLEAN_ENV = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
 
@@ -234,3 +235,11 @@ def test_the_installed_server_answers_the_installed_client_signed_calls(installe
     assert answer["integrate"] == ["YES", "85073003328", "INTEGRATED"]
     assert answer["consult"] == [["0212345668", 1, "2014-12-01"]]
     assert answer["refused"] == "AuthenticationFailed"
+
+
+def test_the_installed_server_serves_the_console_from_the_wheels_templates(served: str) -> None:
+    console = served.replace("/soap/repertorium", "/console")
+    with urllib.request.urlopen(console + "/login", timeout=10) as page:
+        assert page.status == 200 and 'name="csrf"' in page.read().decode()
+    with urllib.request.urlopen(console + "/static/console.css", timeout=10) as sheet:
+        assert sheet.headers["Content-Type"] == "text/css; charset=utf-8"

@@ -249,6 +249,7 @@ def handle_serve(args: argparse.Namespace) -> int:
     if settings.certfile is not None:
         verified = f"verified against {settings.client_ca}" if settings.client_ca else "not asked for (no --client-ca)"
         print(f"HTTPS with {settings.certfile}; client certificates are optional and {verified}.")
+    print(f"Operator console: {scheme}://{_url_host(settings.host)}:{settings.port}/console/")
     sys.stdout.flush()
     GatewayServer(settings, open_store).run()
     return 0
