@@ -92,11 +92,15 @@ class SqliteStore(SqlStore):
             check_same_thread=False,  # used by one thread; only close() may come from another
             timeout=self._busy_timeout_ms / 1000,
         )
-        conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA cache_size = -32768")  # KiB: 32 MiB of pages per connection
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self._busy_timeout_ms)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA cache_size = -32768")  # KiB: 32 MiB of pages per connection
+        except BaseException:
+            conn.close()  # a file that is no database fails here: leave no connection (and file) open behind
+            raise
         return conn
 
     def _conn(self) -> sqlite3.Connection:
