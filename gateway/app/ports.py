@@ -14,11 +14,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
 from gateway.domain.periods import Period, PeriodSet
+
+if TYPE_CHECKING:
+    from gateway.app.audit_chain import ChainedRecord, Checkpoint, Signer
 
 __all__ = [
     "AuditRecord",
@@ -122,7 +125,11 @@ class Transaction(Protocol):
 
     def record_attestation(self, institution_id: str, attestation: Attestation) -> None: ...
 
-    def add_audit(self, record: AuditRecord) -> None: ...
+    def add_audit(self, record: AuditRecord) -> None:
+        """Append ``record`` to the audit chain (``gateway.app.audit_chain``): its number and hash follow the last
+        record's, and no other transaction appends until this one ends; a store given a ``Signer`` also makes
+        the checkpoint that number is due for."""
+        ...
 
     def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
         """The answer stored for this Reference, locking the Reference until the transaction ends."""
@@ -186,8 +193,27 @@ class Store(Protocol):
 
     def export_integrations(self) -> Iterator[ImportRow]: ...
 
-    def audit_log(self, institution_id: str | None = None) -> Iterator[AuditRecord]:
-        """The audit trail in commit order."""
+    def audit_log(
+        self,
+        institution_id: str | None = None,
+        *,
+        ticket: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditRecord]:
+        """The audit trail in commit order, filtered: one institution's, one ticket's, ``since <= at < until``."""
+        ...
+
+    def audit_chain(self) -> Iterator[ChainedRecord]:
+        """Every audit record with its number and stored hashes, by number, read page by page."""
+        ...
+
+    def audit_checkpoints(self) -> Iterator[Checkpoint]:
+        """The signed checkpoints, by the number of the record each names."""
+        ...
+
+    def checkpoint_audit(self, signer: Signer, at: datetime) -> Checkpoint | None:
+        """Sign the chain's last record now (``at``), unless it is signed already; None when the trail is empty."""
         ...
 
     def close(self) -> None: ...

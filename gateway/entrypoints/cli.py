@@ -16,6 +16,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES = (
     "gateway.entrypoints.commands.serve",
     "gateway.entrypoints.commands.db",
+    "gateway.entrypoints.commands.audit",
     "gateway.entrypoints.commands.tools",
     "gateway.entrypoints.commands.provider",
     "gateway.entrypoints.commands.certificates",

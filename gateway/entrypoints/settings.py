@@ -64,3 +64,7 @@ class Settings:
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # The audit chain's checkpoint key (``serve --audit-key-file``, kept outside the database): with it, a signed
+    # checkpoint is made every ``audit_checkpoint_every`` records (gateway.app.audit_chain).
+    audit_key_file: Path | None = None
+    audit_checkpoint_every: int = 1000

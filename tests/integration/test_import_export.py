@@ -20,7 +20,7 @@ from gateway.app.directory_service import DirectoryService
 from gateway.app.ports import Store
 from gateway.app.transfer import parse_line
 from gateway.domain.periods import Period
-from gateway.entrypoints.commands import db
+from gateway.entrypoints.commands import audit, db
 
 P1, P2 = "85073003328", "90010100123"
 A, B, FAMILY, _ = (r.id for r in DEMO_INSTITUTIONS)
@@ -28,7 +28,9 @@ A, B, FAMILY, _ = (r.id for r in DEMO_INSTITUTIONS)
 
 def run(*argv: str) -> int:
     parser = argparse.ArgumentParser(prog="ksz-gateway")
-    db.register(parser.add_subparsers(dest="command", required=True))
+    commands = parser.add_subparsers(dest="command", required=True)
+    db.register(commands)
+    audit.register(commands)
     args = parser.parse_args(argv)
     return int(args.handler(args))
 

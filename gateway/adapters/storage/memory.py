@@ -30,6 +30,7 @@ from typing import TypeVar
 from gateway.adapters.storage import MEMORY_SCHEME, common
 from gateway.adapters.storage.common import PruneSchedule, dump_json, utc
 from gateway.adapters.storage.migrations import latest_version
+from gateway.app.audit_chain import GENESIS, ChainedRecord, Checkpoint, Signer, content_digest, link_hash
 from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Integration
@@ -41,8 +42,9 @@ __all__ = ["MemoryStore", "MemoryTransaction"]
 K = TypeVar("K")
 V = TypeVar("V")
 
-# (ticket, institution, operation, at in UTC, reference, request as JSON text, outcome as JSON text)
-_AuditRow = tuple[str, str, str, datetime, str | None, str, str]
+# (seq, ticket, institution, operation, at in UTC, reference, request as JSON text, outcome as JSON text,
+#  the previous record's hash, this record's hash): a record of the audit chain (gateway.app.audit_chain)
+_AuditRow = tuple[int, str, str, str, datetime, str | None, str, str, str | None, str | None]
 
 
 class _Directory:
@@ -58,6 +60,7 @@ class _Directory:
         self.attestations: dict[tuple[str, str], tuple[Attestation, ...]] = {}  # (institution, ssin)
         self.attested: set[tuple[str, str]] = set()  # (ticket, ssin): the attestations' key
         self.audit: list[_AuditRow] = []
+        self.checkpoints: dict[int, Checkpoint] = {}  # seq -> the signed checkpoint of that record
         self.tickets: set[str] = set()
         self.answers: dict[tuple[str, str], tuple[str, str, str]] = {}  # -> (operation, fingerprint, JSON)
         self.nonces: dict[tuple[str, str], datetime] = {}  # (institution, nonce) -> created
@@ -75,8 +78,9 @@ def _digits(text: str, count: int) -> bool:
 class MemoryTransaction:
     """The port's unit of work on a memory directory whose lock it holds; it remembers how to undo each write."""
 
-    def __init__(self, directory: _Directory, prune: PruneSchedule, where: str) -> None:
+    def __init__(self, directory: _Directory, prune: PruneSchedule, where: str, signer: Signer | None = None) -> None:
         self._d = directory
+        self._signer = signer
         self._prune = prune
         self._where = where
         self._undo: list[Callable[[], object]] = []
@@ -168,7 +172,11 @@ class MemoryTransaction:
         request, outcome = dump_json(record.request), dump_json(record.outcome)
         self._d.tickets.add(record.ticket)
         self._undo.append(partial(self._d.tickets.discard, record.ticket))
+        tail = self._d.audit[-1] if self._d.audit else None
+        seq, prev = (1, GENESIS) if tail is None else (tail[0] + 1, tail[9] or "")
+        chain_hash = link_hash(seq, prev, content_digest(record))
         row = (
+            seq,
             record.ticket,
             record.institution_id,
             record.operation,
@@ -176,9 +184,13 @@ class MemoryTransaction:
             record.reference,
             request,
             outcome,
+            prev,
+            chain_hash,
         )
         self._d.audit.append(row)
         self._undo.append(self._d.audit.pop)
+        if self._signer is not None and self._signer.due(seq) and seq not in self._d.checkpoints:
+            self._put(self._d.checkpoints, seq, self._signer.checkpoint(seq, chain_hash, utc(record.at)))
 
     def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
         stored = self._d.answers.get((institution_id, reference))
@@ -266,7 +278,7 @@ class MemoryTransaction:
 class MemoryStore:
     """A directory in memory (``memory:`` or ``memory:NAME``); safe for many threads of one process."""
 
-    def __init__(self, url: str = MEMORY_SCHEME) -> None:
+    def __init__(self, url: str = MEMORY_SCHEME, *, audit_signer: Signer | None = None) -> None:
         if not url.startswith(MEMORY_SCHEME):
             raise ValueError(f"a memory store's URL starts with {MEMORY_SCHEME!r}, not {url!r}")
         self.url = url
@@ -280,6 +292,7 @@ class MemoryStore:
         self._directory = directory
         self._where = f"the memory directory {url}"
         self._prune = PruneSchedule()
+        self._signer = audit_signer
         self._closed = False
 
     def __repr__(self) -> str:
@@ -300,7 +313,7 @@ class MemoryStore:
             raise StorageError("a transaction is already open in this thread; transactions do not nest")
         with directory.lock:
             directory.writer = me
-            tx = MemoryTransaction(directory, self._prune, self._where)
+            tx = MemoryTransaction(directory, self._prune, self._where, self._signer)
             try:
                 yield tx
             except BaseException:
@@ -382,13 +395,55 @@ class MemoryStore:
         rows.sort(key=lambda r: (r.institution_id, r.ssin, r.code, r.period.start))
         yield from rows
 
-    def audit_log(self, institution_id: str | None = None) -> Iterator[AuditRecord]:
-        """The audit trail in commit order (as it stands when the reading begins)."""
+    def audit_log(
+        self,
+        institution_id: str | None = None,
+        *,
+        ticket: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditRecord]:
+        """The audit trail in commit order (as it stands when the reading begins), filtered as the SQL stores do."""
+        for row in self._audit_rows():
+            record = _record(row)
+            if (
+                (institution_id is None or record.institution_id == institution_id)
+                and (ticket is None or record.ticket == ticket)
+                and (since is None or record.at >= utc(since))
+                and (until is None or record.at < utc(until))
+            ):
+                yield record
+
+    def audit_chain(self) -> Iterator[ChainedRecord]:
+        for row in self._audit_rows():
+            yield ChainedRecord(row[0], _record(row), row[8], row[9])
+
+    def audit_checkpoints(self) -> Iterator[Checkpoint]:
         directory = self._open()
         with directory.lock:
-            rows = [r for r in directory.audit if institution_id is None or r[1] == institution_id]
-        for ticket, inst, operation, at, reference, request, outcome in rows:
-            yield AuditRecord(ticket, inst, operation, at, reference, json.loads(request), json.loads(outcome))
+            marks = sorted(directory.checkpoints.items())
+        for _, mark in marks:
+            yield mark
+
+    def checkpoint_audit(self, signer: Signer, at: datetime) -> Checkpoint | None:
+        with self.transaction() as tx:
+            directory = self._directory
+            if not directory.audit:
+                return None
+            seq, chain_hash = directory.audit[-1][0], directory.audit[-1][9]
+            if seq not in directory.checkpoints:
+                tx._put(directory.checkpoints, seq, signer.checkpoint(seq, chain_hash or "", utc(at)))
+            return directory.checkpoints[seq]
+
+    def _audit_rows(self) -> list[_AuditRow]:
+        directory = self._open()
+        with directory.lock:
+            return list(directory.audit)
 
     def close(self) -> None:
         self._closed = True
+
+
+def _record(row: _AuditRow) -> AuditRecord:
+    _, ticket, inst, operation, at, reference, request, outcome, _, _ = row
+    return AuditRecord(ticket, inst, operation, at, reference, json.loads(request), json.loads(outcome))

@@ -20,6 +20,7 @@ class Migration:
     version: int
     description: str
     statements: Mapping[str, tuple[str, ...]]
+    then: str | None = None  # a data step the store runs after the statements, in the same transaction
 
 
 _SQLITE_V1 = (
@@ -204,6 +205,62 @@ _POSTGRES_V2 = (
     "CREATE INDEX certificates_by_institution ON certificates (institution_id)",
 )
 
+# Version 3: the audit trail as a hash chain (gateway.app.audit_chain). ``seq`` becomes the record's number in
+# the chain, assigned by the writer that holds the chain (no longer by the engine, whose identity leaves gaps
+# on rollback); the data step ``chain_audit`` numbers the records already there 1, 2, ... in their order and
+# chains them, once, so no record is left outside the chain. Signed checkpoints get their own table.
+_SQLITE_V3 = (
+    "ALTER TABLE audit ADD COLUMN prev_hash TEXT",
+    "ALTER TABLE audit ADD COLUMN hash TEXT",
+    """CREATE TABLE audit_checkpoints (
+        seq INTEGER PRIMARY KEY,
+        hash TEXT NOT NULL,
+        at TEXT NOT NULL,
+        mac TEXT NOT NULL
+    )""",
+)
+
+_POSTGRES_V3 = (
+    "ALTER TABLE audit ALTER COLUMN seq DROP IDENTITY",
+    "ALTER TABLE audit ADD COLUMN prev_hash text",
+    "ALTER TABLE audit ADD COLUMN hash text",
+    """CREATE TABLE audit_checkpoints (
+        seq bigint PRIMARY KEY,
+        hash text NOT NULL,
+        at timestamptz NOT NULL,
+        mac text NOT NULL
+    )""",
+    # Appending in one statement: the chain's advisory lock (held until commit, so chain order is commit order),
+    # then the tail read and the insert. A VOLATILE function's statements each take a new snapshot, so the tail
+    # read after the lock sees the record the previous holder committed (a single plain statement would read
+    # with the snapshot it took before waiting for the lock, and fork the chain). The hash is
+    # gateway.app.audit_chain.link_hash, computed here.
+    """CREATE FUNCTION audit_append(
+        chain_lock bigint, p_ticket text, p_institution text, p_operation text, p_at timestamptz,
+        p_reference text, p_request jsonb, p_outcome jsonb, p_digest text
+    ) RETURNS TABLE (chained_seq bigint, chained_hash text) LANGUAGE plpgsql VOLATILE AS $$
+    DECLARE
+        last_seq bigint;
+        last_hash text;
+        new_hash text;
+    BEGIN
+        PERFORM pg_advisory_xact_lock(chain_lock);
+        SELECT a.seq, a.hash INTO last_seq, last_hash FROM audit a ORDER BY a.seq DESC LIMIT 1;
+        IF NOT FOUND THEN
+            last_seq := 0;
+            last_hash := repeat('0', 64);
+        END IF;
+        new_hash := encode(sha256(convert_to(
+            (last_seq + 1)::text || ':' || coalesce(last_hash, '') || ':' || p_digest, 'UTF8')), 'hex');
+        INSERT INTO audit (seq, ticket, institution_id, operation, at, reference, request_json, outcome_json,
+                           prev_hash, hash)
+        VALUES (last_seq + 1, p_ticket, p_institution, p_operation, p_at, p_reference, p_request, p_outcome,
+                coalesce(last_hash, ''), new_hash);
+        RETURN QUERY SELECT last_seq + 1, new_hash;
+    END
+    $$""",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -211,6 +268,12 @@ MIGRATIONS: tuple[Migration, ...] = (
         {"SQLite": _SQLITE_V1, "PostgreSQL": _POSTGRES_V1},
     ),
     Migration(2, "TLS client certificates of institutions", {"SQLite": _SQLITE_V2, "PostgreSQL": _POSTGRES_V2}),
+    Migration(
+        3,
+        "the audit trail as a hash chain, with signed checkpoints",
+        {"SQLite": _SQLITE_V3, "PostgreSQL": _POSTGRES_V3},
+        then="chain_audit",
+    ),
 )
 
 

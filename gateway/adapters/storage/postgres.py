@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, Row, SqlStore, db_api_errors
+from gateway.app.audit_chain import Signer
 from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
 
@@ -52,6 +53,10 @@ _MIGRATION_LOCK = lock_key("ksz-gateway", "schema migration")
 # Held shared by every transaction that reads periods to change them, exclusively by a bulk import batch:
 # an import batch merges thousands of persons without taking thousands of person locks.
 _IMPORT_LOCK = lock_key("ksz-gateway", "bulk import")
+# Held by the transaction that appends to the audit chain, from its append until it ends: chain order is commit
+# order, and two workers never fork the chain. Taken last in every transaction (after the person and Reference
+# locks, the nonce and its pruning), so it never waits inside a cycle.
+_AUDIT_CHAIN_LOCK = lock_key("ksz-gateway", "audit chain")
 
 
 def with_schema(url: str, schema: str) -> str:
@@ -140,6 +145,15 @@ class PostgresDialect(Dialect):
     def lock_reference(self, cur: Cursor, institution_id: str, reference: str) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("answer", institution_id, reference),))
 
+    def append_audit(self, cur: Cursor, values: Sequence[Any], digest: str) -> tuple[int, str]:
+        """One statement, one round trip: ``audit_append`` (migration 3) locks the chain, reads its tail, and
+        inserts the record with its number and hash."""
+        row = cur.execute(
+            "SELECT chained_seq, chained_hash FROM audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (_AUDIT_CHAIN_LOCK, *values, digest),
+        ).fetchone()
+        return int(row[0]), str(row[1])
+
     def prepare_upgrade(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
         _ensure_schema(cur)
@@ -195,13 +209,14 @@ class PostgresStore(SqlStore):
         min_size: int = 1,
         max_size: int = 8,
         timeout: float = 30.0,
+        audit_signer: Signer | None = None,
     ) -> None:
         url = with_schema(url, schema) if schema else url
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
         # Named without user, password or options: the place shows in messages and logs.
         self._place = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
-        super().__init__(url, PostgresDialect(), self._place)
+        super().__init__(url, PostgresDialect(), self._place, audit_signer)
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout

@@ -28,6 +28,7 @@ from gateway.adapters.storage.common import (
     utc,
 )
 from gateway.adapters.storage.migrations import MIGRATIONS, latest_version
+from gateway.app.audit_chain import GENESIS, ChainedRecord, Checkpoint, Signer, content_digest, link_hash
 from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
@@ -116,6 +117,37 @@ def _institution(row: Row) -> InstitutionRecord:
 
 
 _SELECT_CERTIFICATE = "SELECT fingerprint, institution_id, subject, not_before, not_after FROM certificates"
+
+
+_AUDIT_FIELDS = "ticket, institution_id, operation, at, reference, request_json, outcome_json"
+_INSERT_AUDIT = f"INSERT INTO audit (seq, {_AUDIT_FIELDS}, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_CHECKPOINT = (
+    "INSERT INTO audit_checkpoints (seq, hash, at, mac) VALUES (?, ?, ?, ?) ON CONFLICT (seq) DO NOTHING"
+)
+
+
+def _audit_record(dialect: Dialect, row: Row) -> AuditRecord:
+    """An audit record from its stored ``_AUDIT_FIELDS``."""
+    ticket, inst, operation, at, reference, request, outcome = row
+    return AuditRecord(
+        ticket=ticket,
+        institution_id=inst,
+        operation=operation,
+        at=dialect.read_stamp(at),
+        reference=reference,
+        request=dialect.read_json(request),
+        outcome=dialect.read_json(outcome),
+    )
+
+
+def _chained(dialect: Dialect, row: Row) -> ChainedRecord:
+    """A record of the chain from ``seq, _AUDIT_FIELDS, prev_hash, hash``; one whose fields no longer read back
+    (text edited into something that is no timestamp or no JSON) comes without its record."""
+    try:
+        record: AuditRecord | None = _audit_record(dialect, row[1:8])
+    except (ValueError, TypeError, AttributeError, AssertionError):
+        record = None
+    return ChainedRecord(int(row[0]), record, row[8], row[9], ticket=None if row[1] is None else str(row[1]))
 
 
 def _certificate(dialect: Dialect, row: Row) -> CertificateRecord:
@@ -208,6 +240,16 @@ class Dialect:
     def prepare_migrations(self, cur: Cursor) -> None:
         """What the engine needs before its first pending migration runs (by default nothing)."""
 
+    def append_audit(self, cur: Cursor, values: Sequence[Any], digest: str) -> tuple[int, str]:
+        """Append a record (its ``_AUDIT_FIELDS`` values, its content digest) to the chain; its number and hash.
+        By default the write transaction's own lock keeps others from appending until it ends (SQLite's
+        ``BEGIN IMMEDIATE``): the tail is read, the hash computed, the record inserted."""
+        tail = self.execute(cur, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (1, GENESIS) if tail is None else (int(tail[0]) + 1, str(tail[1] or ""))
+        chain_hash = link_hash(seq, prev, digest)
+        self.execute(cur, _INSERT_AUDIT, (seq, *values, prev, chain_hash))
+        return seq, chain_hash
+
     def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
         """Merge ``batch`` into the directory (R2.5 per key): each key read, merged and written again."""
 
@@ -229,10 +271,11 @@ class Dialect:
 class SqlTransaction:
     """The port's unit of work on one cursor inside an engine's write transaction."""
 
-    def __init__(self, cur: Cursor, dialect: Dialect, prune: PruneSchedule) -> None:
+    def __init__(self, cur: Cursor, dialect: Dialect, prune: PruneSchedule, signer: Signer | None = None) -> None:
         self._cur = cur
         self._dialect = dialect
         self._prune = prune
+        self._signer = signer
 
     def _run(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
         return self._dialect.execute(self._cur, statement, params)
@@ -311,19 +354,19 @@ class SqlTransaction:
         )
 
     def add_audit(self, record: AuditRecord) -> None:
-        self._run(
-            "INSERT INTO audit (ticket, institution_id, operation, at, reference, request_json, outcome_json) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                record.ticket,
-                record.institution_id,
-                record.operation,
-                self._dialect.stamp(record.at),
-                record.reference,
-                self._dialect.json(record.request),
-                self._dialect.json(record.outcome),
-            ),
+        values = (
+            record.ticket,
+            record.institution_id,
+            record.operation,
+            self._dialect.stamp(record.at),
+            record.reference,
+            self._dialect.json(record.request),
+            self._dialect.json(record.outcome),
         )
+        seq, chain_hash = self._dialect.append_audit(self._cur, values, content_digest(record))
+        if self._signer is not None and self._signer.due(seq):
+            mark = self._signer.checkpoint(seq, chain_hash, record.at)
+            self._run(_INSERT_CHECKPOINT, (mark.seq, mark.hash, self._dialect.stamp(mark.at), mark.mac))
 
     def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
         self._dialect.lock_reference(self._cur, institution_id, reference)
@@ -361,11 +404,12 @@ class SqlStore(ABC):
 
     url: str
 
-    def __init__(self, url: str, dialect: Dialect, place: str) -> None:
+    def __init__(self, url: str, dialect: Dialect, place: str, audit_signer: Signer | None = None) -> None:
         self.url = url
         self._dialect = dialect
         self._where = f"the {dialect.engine} directory {place}"
         self._prune = PruneSchedule()
+        self._signer = audit_signer
 
     # -- what each engine provides -------------------------------------------------------------------------
 
@@ -417,6 +461,8 @@ class SqlStore(ABC):
             for migration in pending:
                 for statement in migration.statements[self._dialect.engine]:
                     cur.execute(statement)
+                if migration.then == "chain_audit":
+                    self._chain_audit(cur)
                 self._dialect.execute(
                     cur,
                     "INSERT INTO schema_version (version, description, applied_at) VALUES (?, ?, ?)",
@@ -433,7 +479,7 @@ class SqlStore(ABC):
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self._write() as cur:
-            yield SqlTransaction(cur, self._dialect, self._prune)
+            yield SqlTransaction(cur, self._dialect, self._prune, self._signer)
 
     # -- the operator's administration ---------------------------------------------------------------------
 
@@ -542,25 +588,89 @@ class SqlStore(ABC):
                 return
             after, last = f"WHERE ({_PERIOD_COLUMNS}) > (?, ?, ?, ?) ", tuple(page[-1][:4])
 
-    def audit_log(self, institution_id: str | None = None) -> Iterator[AuditRecord]:
+    def audit_log(
+        self,
+        institution_id: str | None = None,
+        *,
+        ticket: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> Iterator[AuditRecord]:
         """The audit trail by sequence number: for any two changes of one person, their commit order."""
+        where, params = "", list[Any]()
+        for condition, value in (
+            ("institution_id = ?", institution_id),
+            ("ticket = ?", ticket),
+            ("at >= ?", None if since is None else self._dialect.stamp(since)),
+            ("at < ?", None if until is None else self._dialect.stamp(until)),
+        ):
+            if value is not None:
+                where, params = f"{where} AND {condition}", [*params, value]
         after = 0
         while True:
             page = self._read(
-                "SELECT seq, ticket, institution_id, operation, at, reference, request_json, outcome_json "
-                "FROM audit WHERE seq > ? AND (CAST(? AS TEXT) IS NULL OR institution_id = ?) ORDER BY seq LIMIT ?",
-                (after, institution_id, institution_id, PAGE),
+                f"SELECT seq, {_AUDIT_FIELDS} FROM audit WHERE seq > ?{where} ORDER BY seq LIMIT ?",
+                (after, *params, PAGE),
             )
-            for seq, ticket, inst, operation, at, reference, request, outcome in page:
+            for row in page:
+                after = row[0]
+                yield _audit_record(self._dialect, row[1:])
+            if len(page) < PAGE:
+                return
+
+    def audit_chain(self) -> Iterator[ChainedRecord]:
+        after = 0
+        while True:
+            page = self._read(
+                f"SELECT seq, {_AUDIT_FIELDS}, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
+                (after, PAGE),
+            )
+            for row in page:
+                after = row[0]
+                yield _chained(self._dialect, row)
+            if len(page) < PAGE:
+                return
+
+    def audit_checkpoints(self) -> Iterator[Checkpoint]:
+        after = -(2**62)
+        while True:
+            page = self._read(
+                "SELECT seq, hash, at, mac FROM audit_checkpoints WHERE seq > ? ORDER BY seq LIMIT ?", (after, PAGE)
+            )
+            for seq, chain_hash, at, mac in page:
                 after = seq
-                yield AuditRecord(
-                    ticket=ticket,
-                    institution_id=inst,
-                    operation=operation,
-                    at=self._dialect.read_stamp(at),
-                    reference=reference,
-                    request=self._dialect.read_json(request),
-                    outcome=self._dialect.read_json(outcome),
-                )
+                yield Checkpoint(int(seq), str(chain_hash), self._dialect.read_stamp(at), str(mac))
+            if len(page) < PAGE:
+                return
+
+    def checkpoint_audit(self, signer: Signer, at: datetime) -> Checkpoint | None:
+        with self._write() as cur:
+            tail = self._dialect.execute(cur, "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            if tail is None:
+                return None
+            mark = signer.checkpoint(int(tail[0]), str(tail[1]), at)
+            self._dialect.execute(
+                cur, _INSERT_CHECKPOINT, (mark.seq, mark.hash, self._dialect.stamp(mark.at), mark.mac)
+            )
+            stored = self._dialect.execute(
+                cur, "SELECT seq, hash, at, mac FROM audit_checkpoints WHERE seq = ?", (mark.seq,)
+            ).fetchone()
+        return Checkpoint(int(stored[0]), str(stored[1]), self._dialect.read_stamp(stored[2]), str(stored[3]))
+
+    def _chain_audit(self, cur: Cursor) -> None:
+        """Migration 3's data step: the records already there numbered 1, 2, ... in their order, and chained."""
+        done, prev, last = 0, GENESIS, -(2**62)
+        while True:
+            page = self._dialect.execute(
+                cur, f"SELECT seq, {_AUDIT_FIELDS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", (last, PAGE)
+            ).fetchall()
+            changes = []
+            for row in page:
+                # Numbers only shrink, in ascending order, so a new number is always free when it is taken.
+                done += 1
+                chain_hash = link_hash(done, prev, content_digest(_audit_record(self._dialect, row[1:])))
+                changes.append((done, prev, chain_hash, row[0]))
+                prev, last = chain_hash, row[0]
+            self._dialect.executemany(cur, "UPDATE audit SET seq = ?, prev_hash = ?, hash = ? WHERE seq = ?", changes)
             if len(page) < PAGE:
                 return

@@ -27,6 +27,7 @@ from typing import Any
 
 from gateway.adapters.storage.common import utc
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, SqlStore, db_api_errors
+from gateway.app.audit_chain import Signer
 from gateway.errors import StorageError
 
 __all__ = ["SQLITE_ERRORS", "SqliteDialect", "SqliteStore"]
@@ -65,13 +66,20 @@ class SqliteDialect(Dialect):
 class SqliteStore(SqlStore):
     """The directory in one SQLite file, created on first use; safe for many threads and processes."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout_ms: int = 30_000, synchronous: str = "NORMAL"):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout_ms: int = 30_000,
+        synchronous: str = "NORMAL",
+        audit_signer: Signer | None = None,
+    ):
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
         url = os.fspath(path)
         if url == ":memory:":
             raise ValueError("SQLite's :memory: is one database per thread here; open 'memory:' for a memory store")
-        super().__init__(url, SqliteDialect(), url)
+        super().__init__(url, SqliteDialect(), url, audit_signer)
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous.upper()
         self._local = threading.local()

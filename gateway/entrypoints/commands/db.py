@@ -1,4 +1,4 @@
-"""The operator's directory commands: ``db upgrade``, ``import``, ``export`` and ``audit``.
+"""The operator's directory commands: ``db upgrade``, ``import`` and ``export`` (``audit`` has its own module).
 
 Invariant: each command opens the store named by ``--db``, runs one use case of the application layer on it
 (``gateway.app.transfer`` for import and export), closes the store whatever happens, and answers an unusable file
@@ -8,7 +8,6 @@ or database with one line naming it and exit code 2; ``import`` exits 1 when it 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
     from gateway.app.ports import Store
     from gateway.app.transfer import ImportReport, Rejected
 
-__all__ = ["handle_audit", "handle_export", "handle_import", "handle_upgrade", "register"]
+__all__ = ["handle_export", "handle_import", "handle_upgrade", "register"]
 
 
 def register(subparsers: Any) -> None:
@@ -52,11 +51,6 @@ def register(subparsers: Any) -> None:
     exp.add_argument("--out", metavar="FILE", help="write to FILE instead of standard output")
     db_option(exp)
     exp.set_defaults(handler=handle_export)
-
-    audit = subparsers.add_parser("audit", help="print the audit trail as JSON lines, oldest first")
-    audit.add_argument("--institution", metavar="ID", help="only this institution's records")
-    db_option(audit)
-    audit.set_defaults(handler=handle_audit)
 
 
 def _fail(message: str) -> int:
@@ -155,27 +149,6 @@ def handle_export(args: argparse.Namespace) -> int:
         with open(args.out, "w", encoding="utf-8", newline="") as out:
             count = export_csv(store, out)
         print(f"exported {count:,} rows to {args.out}", file=sys.stderr)
-        return 0
-
-    return _with_store(args.db, run)
-
-
-# -- audit -----------------------------------------------------------------------------------------------
-
-
-def handle_audit(args: argparse.Namespace) -> int:
-    def run(store: Store) -> int:
-        for record in store.audit_log(args.institution):
-            line = {
-                "ticket": record.ticket,
-                "institution": record.institution_id,
-                "operation": record.operation,
-                "at": record.at.isoformat(),
-                "reference": record.reference,
-                "request": record.request,
-                "outcome": record.outcome,
-            }
-            sys.stdout.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         return 0
 
     return _with_store(args.db, run)

@@ -15,6 +15,7 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,20 @@ def register(subparsers: Any) -> None:
         "for a certificate a trusted proxy forwards)",
     )
     serve.add_argument(
+        "--audit-key-file",
+        type=Path,
+        metavar="FILE",
+        help="the audit chain's checkpoint key (`ksz-gateway audit new-key`), kept outside the database; without "
+        "it no signed checkpoints are made",
+    )
+    serve.add_argument(
+        "--audit-checkpoint-every",
+        type=whole_number(1),
+        default=_DEFAULTS.audit_checkpoint_every,
+        metavar="N",
+        help=f"records between two signed checkpoints of the audit chain ({_DEFAULTS.audit_checkpoint_every})",
+    )
+    serve.add_argument(
         "--demo", action="store_true", help="add the contract's demo institutions and codes (public test secrets)"
     )
     serve.add_argument("--today", type=day, metavar="YYYY-MM-DD", help="fix the gateway's day (tests, replays)")
@@ -187,10 +202,19 @@ def handle_serve(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         client_ca=args.client_ca,
+        audit_key_file=args.audit_key_file,
+        audit_checkpoint_every=args.audit_checkpoint_every,
     )
     problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca)
     if problem is not None:
         print(f"ksz-gateway serve: {problem}.", file=sys.stderr)
+        return 2
+    from gateway.entrypoints.commands.audit import AuditKeyError, signer_from
+
+    try:
+        signer = signer_from(settings.audit_key_file, settings.audit_checkpoint_every)
+    except AuditKeyError as exc:
+        print(f"ksz-gateway serve: {exc}.", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
     logging.getLogger("spyne").setLevel(logging.WARNING)
@@ -217,6 +241,16 @@ def handle_serve(args: argparse.Namespace) -> int:
         print(
             f"The gateway's day is fixed at {settings.today.isoformat()} (--today): every rule that speaks of "
             "today uses this day, not the calendar."
+        )
+    if signer is None:
+        print(
+            "Audit trail: hash-chained, without signed checkpoints (no --audit-key-file): "
+            "a rewrite of the whole chain would go unseen."
+        )
+    else:
+        print(
+            f"Audit trail: hash-chained, a checkpoint signed with {settings.audit_key_file} "
+            f"every {signer.every} records."
         )
     if settings.allow_password_text:
         print("WS-Security #PasswordText is accepted (--allow-password-text): secrets travel in clear text.")
@@ -251,7 +285,7 @@ def handle_serve(args: argparse.Namespace) -> int:
         print(f"HTTPS with {settings.certfile}; client certificates are optional and {verified}.")
     print(f"Operator console: {scheme}://{_url_host(settings.host)}:{settings.port}/console/")
     sys.stdout.flush()
-    GatewayServer(settings, open_store).run()
+    GatewayServer(settings, partial(open_store, audit_signer=signer)).run()
     return 0
 
 
