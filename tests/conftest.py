@@ -46,6 +46,7 @@ _DATA_TABLES = (
     "nonces",
     "answers",
     "audit",
+    "audit_checkpoints",
     "attestations",
     "periods",
     "institutions",
