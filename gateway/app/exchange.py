@@ -126,11 +126,12 @@ class Exchange(Generic[R]):
         """The audit record of the exchange; with ``keep``, also the answer to give again for its Reference."""
         outcome = self.answers.encode(result)
         ticket = str(outcome["ticket"])
+        if keep and self.keyed and self.reference is not None:
+            tx.save_answer(self.institution.id, self.reference, StoredAnswer(self.operation, self.fingerprint, outcome))
+        # The audit record last: appending to the audit chain holds the chain until the transaction ends.
         tx.add_audit(
             AuditRecord(ticket, self.institution.id, self.operation, self.at, self.reference, self.request, outcome)
         )
-        if keep and self.keyed and self.reference is not None:
-            tx.save_answer(self.institution.id, self.reference, StoredAnswer(self.operation, self.fingerprint, outcome))
 
 
 @dataclass
