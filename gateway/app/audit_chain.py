@@ -147,6 +147,7 @@ class Wrong(StrEnum):
     CHECKPOINT_FORGED = "checkpoint forged"  # a checkpoint's MAC is wrong under the key
     CHECKPOINT_OFF_CHAIN = "checkpoint off chain"  # the chain no longer passes through a signed checkpoint
     TRUNCATED = "truncated"  # a signed checkpoint names a record beyond the chain's end
+    CHECKPOINT_MISSING = "checkpoint missing"  # no checkpoint where one is due: checkpoints deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,7 @@ class Verdict:
     head: str
     checked_checkpoints: bool
     problem: Problem | None
+    last_checkpoint: int | None = None  # the number of the last record a checked checkpoint signs
 
     @property
     def ok(self) -> bool:
@@ -181,17 +183,27 @@ def _named(seq: int, ticket: str | None) -> str:
     return f"record {seq}" + (f" (ticket {ticket})" if ticket else "")
 
 
-def verify(records: Iterable[ChainedRecord], checkpoints: Iterable[Checkpoint], key: bytes | None = None) -> Verdict:
+def verify(
+    records: Iterable[ChainedRecord],
+    checkpoints: Iterable[Checkpoint],
+    key: bytes | None = None,
+    *,
+    every: int | None = None,
+) -> Verdict:
     """Walk ``records`` (by ``seq``) and ``checkpoints`` (by ``seq``) once; stop at the first problem.
 
-    Without ``key`` the checkpoints are neither read nor trusted: only the chain itself is checked.
+    Without ``key`` the checkpoints are neither read nor trusted: only the chain itself is checked. With
+    ``every``, a checkpoint must sign every record whose number is a multiple of it (a trail that was always
+    written with the key at that interval): deleting checkpoints, the one thing the key cannot prevent, is then
+    found too, except behind the last one due.
     """
     marks: Iterator[Checkpoint] = iter(checkpoints if key is not None else ())
     mark = next(marks, None)
     expected, prev, read, passed = 1, GENESIS, 0, 0
+    last: int | None = None
 
     def verdict(problem: Problem | None) -> Verdict:
-        return Verdict(read, passed, prev, key is not None, problem)
+        return Verdict(read, passed, prev, key is not None, problem, last)
 
     def forged(c: Checkpoint) -> Problem | None:
         assert key is not None
@@ -260,8 +272,18 @@ def verify(records: Iterable[ChainedRecord], checkpoints: Iterable[Checkpoint], 
                         f"the records up to {seq} were rewritten",
                     )
                 )
-            passed += 1
+            passed, last = passed + 1, seq
             mark = next(marks, None)
+        if key is not None and every is not None and seq % every == 0 and last != seq:
+            return verdict(
+                Problem(
+                    seq,
+                    ticket,
+                    Wrong.CHECKPOINT_MISSING,
+                    f"{_named(seq, ticket)} has no signed checkpoint, though one is due every {every} records: "
+                    "checkpoints were deleted",
+                )
+            )
         prev, expected, read = chained.hash, seq + 1, read + 1
     if mark is not None:
         if (problem := forged(mark)) is not None:

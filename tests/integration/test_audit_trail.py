@@ -229,7 +229,7 @@ def test_a_store_with_a_key_signs_a_checkpoint_every_n_records_and_verify_checks
     chained = list(store.audit_chain())
     assert [m.hash for m in marks] == [chained[1].hash, chained[3].hash]
     code, out = audit(capsys, "verify", "--db", store.url, "--audit-key-file", str(key_file))
-    assert code == 0 and "5 records" in out and "2 signed checkpoint(s) checked" in out
+    assert code == 0 and "5 records" in out and "2 signed checkpoint(s) checked, the last at record 4" in out
 
 
 @pytest.mark.parametrize(
@@ -254,6 +254,30 @@ def test_checkpoints_catch_what_the_chain_alone_cannot(
     assert audit(capsys, "verify", "--db", store.url)[0] == 0  # without the key: the chain alone looks whole
     code, out = audit(capsys, "verify", "--db", store.url, "--audit-key-file", str(key_file))
     assert code == 1 and says in out and f"wrong: {wrong}" in out
+
+
+def test_checkpoints_deleted_with_a_rewritten_chain_are_found_when_verify_knows_the_interval(
+    store: Store, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    signing = open_store(store.url, audit_signer=Signer(KEY, every=2))
+    try:
+        write_trail(signing, 5)
+    finally:
+        signing.close()
+    behind = Behind(store)
+    behind.rewrite_from(1)
+    if isinstance(store, MemoryStore):
+        store._directory.checkpoints.clear()
+    else:
+        behind.sql("DELETE FROM audit_checkpoints")
+    key = ("--audit-key-file", str(key_file))
+    code, out = audit(capsys, "verify", "--db", store.url, *key)
+    assert code == 0 and "0 signed checkpoint(s) checked" in out  # what the key alone cannot tell
+    code, out = audit(capsys, "verify", "--db", store.url, *key, "--checkpoints-every", "2")
+    assert code == 1 and "record 2 (ticket" in out and "has no signed checkpoint" in out
+    assert "wrong: checkpoint missing" in out
+    code, out = audit(capsys, "verify", "--db", store.url, "--checkpoints-every", "2")
+    assert code == 2 and "needs --audit-key-file" in out
 
 
 def test_a_checkpoint_forged_in_the_database_is_named(

@@ -207,6 +207,17 @@ def test_without_the_key_checkpoints_are_not_checked() -> None:
     assert verdict.ok and not verdict.checked_checkpoints and verdict.checkpoints == 0
 
 
+def test_with_an_interval_a_checkpoint_deleted_where_one_is_due_is_named() -> None:
+    records = chain([record(i) for i in range(1, 8)])
+    marks = [checkpoint(records[2]), checkpoint(records[5])]
+    verdict = verify(records, marks, KEY, every=3)
+    assert verdict.ok and verdict.checkpoints == 2 and verdict.last_checkpoint == 6
+    assert verify(records, marks[1:], KEY).ok  # without the interval, fewer checkpoints are no problem
+    problem = verify(records, marks[1:], KEY, every=3).problem
+    assert problem is not None and (problem.seq, problem.wrong) == (3, Wrong.CHECKPOINT_MISSING)
+    assert verify(records, [], None, every=3).ok  # without the key there is nothing to require
+
+
 def test_a_checkpoint_mac_is_hmac_sha256_of_its_number_hash_and_time() -> None:
     mark = Signer(KEY).checkpoint(7, "ab" * 32, T0)
     text = f"ksz-gateway audit checkpoint v1:7:{'ab' * 32}:2026-03-01T09:30:00.000000+00:00"

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gateway.entrypoints.commands.argtypes import whole_number
 from gateway.entrypoints.settings import DEFAULT_DB
 
 if TYPE_CHECKING:
@@ -129,6 +130,13 @@ def register(subparsers: Any) -> None:
     )
     db_option(verify, inherited=True)
     key_option(verify, required=False)
+    verify.add_argument(
+        "--checkpoints-every",
+        type=whole_number(1),
+        metavar="N",
+        help="with the key: require a signed checkpoint at every N-th record (the trail was always served with "
+        "--audit-key-file and --audit-checkpoint-every N), so that deleted checkpoints are found too",
+    )
     verify.set_defaults(handler=handle_verify)
 
     checkpoint = actions.add_parser("checkpoint", help="sign the chain's last record now")
@@ -199,19 +207,22 @@ def handle_show(args: argparse.Namespace) -> int:
 def handle_verify(args: argparse.Namespace) -> int:
     from gateway.app.audit_chain import verify
 
+    if args.checkpoints_every is not None and args.audit_key_file is None:
+        return _fail("--checkpoints-every needs --audit-key-file: checkpoints are checked with the key only")
     try:
         key = None if args.audit_key_file is None else read_audit_key(args.audit_key_file)
     except AuditKeyError as exc:
         return _fail(str(exc))
 
     def run(store: Store) -> int:
-        verdict = verify(store.audit_chain(), store.audit_checkpoints(), key)
+        verdict = verify(store.audit_chain(), store.audit_checkpoints(), key, every=args.checkpoints_every)
         if verdict.problem is not None:
             print(f"audit trail BROKEN at record {verdict.problem.seq}: {verdict.problem}")
             print(f"(records 1 to {verdict.records} are intact; wrong: {verdict.problem.wrong})")
             return 1
+        at = "" if verdict.last_checkpoint is None else f", the last at record {verdict.last_checkpoint}"
         signed = (
-            f"{verdict.checkpoints} signed checkpoint(s) checked"
+            f"{verdict.checkpoints} signed checkpoint(s) checked{at}"
             if verdict.checked_checkpoints
             else "checkpoints NOT checked (no --audit-key-file): a chain rewritten whole would pass"
         )
