@@ -7,7 +7,8 @@ never see one half done. The engines' constraints hold, and a write that would b
 changes anything, with the ``InternalError`` a driver's constraint violation becomes: a known institution,
 identifiers of ten and eleven digits, disjoint periods, one audit record per ticket, one answer per Reference,
 one attestation per ticket and person, codes of known sectors. A value read back is never the object written:
-JSON goes through its text and timestamps come back in UTC, as from a database.
+JSON goes through its text and timestamps come back in UTC, as from a database. The audit trail is chained as
+the SQL stores chain it (``gateway.app.audit_chain``), numbered without gaps in commit order.
 
 ``memory:`` opens a private directory; ``memory:NAME`` the process's directory of that name, shared by every
 store opened on it for as long as one of them exists (so a store closed and opened again finds what was

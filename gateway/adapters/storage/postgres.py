@@ -3,7 +3,9 @@
 Invariant: a read-decide-write on a person never races another: ``read_periods`` takes a transaction-level
 advisory lock per (institution, person, code) in one global order (sorted keys, so no deadlock between two
 requests) before it reads, ``find_answer`` locks its (institution, Reference) the same way, and an EXCLUDE
-constraint lets no two periods of one institution, person and code overlap, whoever writes them. Values keep
+constraint lets no two periods of one institution, person and code overlap, whoever writes them. An audit
+record is appended to the audit chain by one statement (``audit_append``) under one more advisory lock, taken
+last in the transaction and held until it ends, so chain order is commit order. Values keep
 their own types (date, timestamptz, jsonb, boolean); a connection comes from a pool opened on first use.
 """
 

@@ -1,10 +1,10 @@
 """The operator's commands for the SOAP service: ``serve`` and ``institutions`` (add, list, rotate-secret, disable,
 add-certificate, remove-certificate).
 
-Invariant: ``serve`` checks its flow catalogue and upgrades the schema before it answers anything, says aloud when
-it runs with public demo secrets, a fixed day or an operator's flow catalogue, and never leaves the demo identities
-usable on a server started without ``--demo``; an institution's secret is generated here, strong, and printed
-exactly once.
+Invariant: ``serve`` checks its flow catalogue and its audit key file and upgrades the schema before it answers
+anything, says aloud when it runs with public demo secrets, a fixed day, an operator's flow catalogue or no audit
+key, and never leaves the demo identities usable on a server started without ``--demo``; an institution's secret
+is generated here, strong, and printed exactly once.
 """
 
 from __future__ import annotations
