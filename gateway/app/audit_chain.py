@@ -224,6 +224,15 @@ def verify(
             if mark.seq >= expected:
                 break  # at a record that was deleted: the gap is named below
             mark = next(marks, None)  # below record 1: it names no record, and its MAC is right
+        if seq < expected:
+            return verdict(
+                Problem(
+                    seq,
+                    ticket,
+                    Wrong.OUT_OF_PLACE,
+                    f"{_named(seq, ticket)} is out of place: the chain's records are numbered from 1",
+                )
+            )
         if seq > expected:
             return verdict(
                 Problem(

@@ -204,6 +204,15 @@ def test_verify_names_the_first_record_changed_behind_the_gateways_back(
     assert named.format("", *tickets) in out and f"wrong: {wrong}" in out
 
 
+def test_a_record_moved_below_the_first_number_is_named(
+    sqlite_store: Store, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tickets = write_trail(sqlite_store, 3)
+    Behind(sqlite_store).sql("UPDATE audit SET seq = -7 WHERE seq = 2")
+    code, out = audit(capsys, "verify", "--db", sqlite_store.url)
+    assert code == 1 and f"record -7 (ticket {tickets[1]}) is out of place" in out
+
+
 def test_an_edited_record_whose_fields_no_longer_read_back_is_named(
     sqlite_store: Store, capsys: pytest.CaptureFixture[str]
 ) -> None:

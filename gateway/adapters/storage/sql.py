@@ -619,7 +619,7 @@ class SqlStore(ABC):
                 return
 
     def audit_chain(self) -> Iterator[ChainedRecord]:
-        after = 0
+        after = -(2**62)  # a record moved below 1 is read too, and named
         while True:
             page = self._read(
                 f"SELECT seq, {_AUDIT_FIELDS}, prev_hash, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?",
