@@ -26,6 +26,7 @@ from gateway.adapters.soap.documents import ContractDocuments, TrustedProxies, e
 from gateway.adapters.soap.envelope import parse_envelope
 from gateway.adapters.soap.http import (
     XML_CONTENT_TYPE,
+    Answered,
     StartResponse,
     answer_or_fault,
     check_content_type,
@@ -101,8 +102,8 @@ class SoapEndpoint:
                 "Send SOAP requests with POST; GET serves ?wsdl and ?xsd=<file name>.",
                 [("Allow", "GET, HEAD, POST")],
             )
-        status, body = self._soap(environ)
-        start_response(status, [("Content-Type", _XML), ("Content-Length", str(len(body)))])
+        status, body, extra = self._soap(environ)
+        start_response(status, [("Content-Type", _XML), ("Content-Length", str(len(body))), *extra])
         return [body]
 
     # -- documents -----------------------------------------------------------------------------------------
@@ -127,8 +128,11 @@ class SoapEndpoint:
 
     # -- SOAP ----------------------------------------------------------------------------------------------
 
-    def _soap(self, environ: dict[str, Any]) -> tuple[str, bytes]:
-        return answer_or_fault(environ, log, lambda: self._handle(environ, read_body(environ, self._max_body)))
+    def _soap(self, environ: dict[str, Any]) -> Answered:
+        def work() -> bytes:
+            return self._handle(environ, read_body(environ, self._max_body))
+
+        return answer_or_fault(environ, log, work, refused=self._caller.refused)
 
     def _handle(self, environ: dict[str, Any], data: bytes) -> bytes:
         check_content_type(environ)
