@@ -37,7 +37,6 @@ from gateway.errors import AuthenticationThrottled, GatewayError
 
 __all__ = [
     "CLAIM_CHARS",
-    "FRONTS",
     "AuthGuard",
     "Throttle",
     "ThrottlePolicy",
@@ -46,7 +45,6 @@ __all__ = [
 ]
 
 CLAIM_CHARS = 80  # of a claimed institution or an address, as recorded
-FRONTS = ("repertorium", "connector", "console")
 _PRUNE_INTERVAL_SECONDS = 60.0
 _REFRESH_OVERLAP = timedelta(seconds=5)  # records committed late, or by a process whose clock is a little behind
 

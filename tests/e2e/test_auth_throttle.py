@@ -285,3 +285,14 @@ def test_two_worker_processes_share_the_counts(launch: Callable[..., Any], soap:
         int(m) for m in re.findall(r"^\S+ \S+ (\d+) gateway\.adapters\.soap authentication refused", server.log(), re.M)
     }
     assert pids == {first, second}
+
+
+def test_a_replayed_nonce_is_recorded_as_a_failure_of_its_institution(locking: Any, soap: Any) -> None:
+    header = soap.security_header(username=OCMW_A, secret=SECRET_A, nonce=os.urandom(16))
+    body = soap.consult(soap.new_ssin(), "2015-01-01")
+    first = _post(locking, "/soap/repertorium", soap.envelope(body, header=header), "127.0.0.11")
+    assert first.status == 200 and first.fault is None
+    replay = _post(locking, "/soap/repertorium", soap.envelope(body, header=header), "127.0.0.11")
+    assert replay.faultcode == (WSSE, "FailedAuthentication") and replay.reason == "NONCE_REPLAYED"
+    [failure] = _cli_json(locking, "failures", "--address", "127.0.0.11")
+    assert (failure["front"], failure["institution"], failure["kind"]) == ("repertorium", OCMW_A, "NONCE_REPLAYED")
