@@ -9,12 +9,21 @@ import http.client
 import json
 import re
 import ssl
+import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from tls_gateway import Gateway, cli, client_context, start, stop
+
+from gateway.app.demo import ensure_demo
+from gateway.app.ports import CertificateRecord, Store
+from gateway.contract.certificates import load_certificates
+from gateway.entrypoints.compose import make_app
+from gateway.entrypoints.settings import Settings
 
 OCMW_A, OCMW_B, EMPLOYMENT = "0212345668", "0212345767", "0212345965"
 REFUSED = "The enterprise number or the secret is not right, or this institution may not log in."
@@ -149,3 +158,65 @@ def test_certificate_logins_are_throttled_like_secrets(https: Gateway, demo: Pat
     good = Browser(https, demo, OCMW_A, "127.0.0.5")
     good.request("GET", "/login")
     assert good.log_in_by_certificate()[0] == 303  # another certificate from that address: another pair
+
+
+# -- behind a TLS-terminating proxy: the certificate it forwards ---------------------------------------------
+
+
+class _Quiet(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def proxied(memory_store: Store, demo: Path) -> Iterator[tuple[str, int]]:
+    """The console of ``make_app`` over plain HTTP on loopback, believing X-SSL-Client-Cert from 127.0.0.1 only."""
+    ensure_demo(memory_store)
+    record = load_certificates((demo / f"{OCMW_A}.pem").read_bytes())[0]
+    memory_store.add_certificate(
+        CertificateRecord(record.fingerprint, OCMW_A, record.subject, record.not_before, record.not_after)
+    )
+    settings = Settings(db=memory_store.url, forwarded_allow_ips=("127.0.0.1",), client_ca=demo / "ca.pem")
+    server: WSGIServer = make_server("127.0.0.1", 0, make_app(settings, memory_store), handler_class=_Quiet)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield "127.0.0.1", server.server_port
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _through_proxy(
+    where: tuple[str, int], source: str, pem: bytes, method: str, path: str, fields: dict[str, str] | None, cookie: str
+) -> tuple[int, dict[str, str], str]:
+    connection = http.client.HTTPConnection(*where, timeout=30, source_address=(source, 0))
+    headers = {"X-SSL-Client-Cert": urllib.parse.quote(pem.decode()), "X-Forwarded-Proto": "https"}
+    if cookie:
+        headers["Cookie"] = cookie
+    body = None if fields is None else urllib.parse.urlencode(fields)
+    if body is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+    try:
+        connection.request(method, "/console" + path, body, headers)
+        response = connection.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read().decode()
+    finally:
+        connection.close()
+
+
+def test_the_certificate_a_trusted_proxy_forwards_logs_in_and_from_elsewhere_is_ignored(
+    proxied: tuple[str, int], demo: Path
+) -> None:
+    pem = (demo / f"{OCMW_A}.pem").read_bytes()
+    status, headers, page = _through_proxy(proxied, "127.0.0.1", pem, "GET", "/login", None, "")
+    assert status == 200 and OFFER in page
+    cookie = headers["set-cookie"].split(";", 1)[0]
+    csrf = re.search(r'name="csrf" value="([^"]*)"', page)
+    assert csrf is not None
+    fields = {"csrf": csrf.group(1), "method": "certificate"}
+    status, headers, _ = _through_proxy(proxied, "127.0.0.1", pem, "POST", "/login", fields, cookie)
+    assert (status, headers.get("location")) == (303, "/console/")
+    status, _, page = _through_proxy(proxied, "127.0.0.2", pem, "GET", "/login", None, "")
+    assert status == 200 and OFFER not in page  # 127.0.0.2 is no trusted proxy: its header is not believed
