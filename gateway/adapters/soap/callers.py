@@ -91,18 +91,27 @@ class ClientCertificates:
         self._proxies = proxies
         self._authorities = authorities
 
-    def presented(self, environ: dict[str, Any]) -> Certificate | None:
-        """The certificate, or None; ``FailedAuthentication`` for one a trusted proxy forwards that cannot count."""
+    def _came(self, environ: dict[str, Any]) -> tuple[bytes | None, str | None]:
+        """The DER bytes the gateway's own handshake verified (against --client-ca), else the header a trusted
+        proxy forwarded; (None, None) when neither came."""
         socket = environ.get("gunicorn.socket")
         getpeercert = getattr(socket, "getpeercert", None)
-        if getpeercert is not None:
-            der = getpeercert(binary_form=True)
-            if der:
-                return Certificate.from_der(bytes(der))  # verified against --client-ca in the handshake
+        der = getpeercert(binary_form=True) if getpeercert is not None else None
+        if der:
+            return bytes(der), None
         header = environ.get(FORWARDED_CERTIFICATE)
         if not header or not self._proxies.trusts(peer(environ)):
+            return None, None
+        return None, str(header)
+
+    def presented(self, environ: dict[str, Any]) -> Certificate | None:
+        """The certificate, or None; ``FailedAuthentication`` for one a trusted proxy forwards that cannot count."""
+        der, header = self._came(environ)
+        if der is not None:
+            return Certificate.from_der(der)
+        if header is None:
             return None
-        forwarded = forwarded_certificate(str(header))
+        forwarded = forwarded_certificate(header)
         if forwarded is None:
             raise FailedAuthentication(f"X-SSL-Client-Cert from {peer(environ)} holds no readable certificate")
         if self._authorities and not forwarded.issued_by_one_of(self._authorities):
@@ -110,16 +119,14 @@ class ClientCertificates:
         return forwarded
 
     def fingerprint(self, environ: dict[str, Any]) -> str | None:
-        """The SHA-256 fingerprint of the certificate that came, without judging it; None when none came."""
-        socket = environ.get("gunicorn.socket")
-        getpeercert = getattr(socket, "getpeercert", None)
-        der = getpeercert(binary_form=True) if getpeercert is not None else None
-        if der:
-            return fingerprint(bytes(der))
-        header = environ.get(FORWARDED_CERTIFICATE)
-        if not header or not self._proxies.trusts(peer(environ)):
+        """The SHA-256 fingerprint of the certificate that came, not yet judged (``unreadable`` for a forwarded
+        header that holds none); None when none came."""
+        der, header = self._came(environ)
+        if der is not None:
+            return fingerprint(der)
+        if header is None:
             return None
-        forwarded = forwarded_certificate(str(header))
+        forwarded = forwarded_certificate(header)
         return forwarded.fingerprint if forwarded is not None else "unreadable"
 
 
