@@ -7,6 +7,8 @@ empty or that operation's, its caller (a registered client certificate or a User
 and its Body validated against the schema (last, as it costs the most: nobody unauthenticated makes the gateway
 validate). Every answer is either a response whose Body validated against the schema or a fault; nothing else
 (no stack trace, no bare 500) leaves.
+Every refused authentication, wherever in the request it came (a replayed nonce is found in the use case's
+transaction), is handed once to the caller's ``refused``, which records it for the brake on guessing.
 The body is always read or discarded completely before the answer is sent. The documents it serves name the
 endpoint as the client reached it, through a reverse proxy only when that proxy is trusted.
 """
