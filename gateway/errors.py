@@ -33,7 +33,8 @@
     │   └── FailedAuthentication          FAILED_AUTHENTICATION      unknown institution, wrong digest, disabled
     │       ├── PasswordTextRefused       PASSWORD_TEXT_REFUSED      #PasswordText where only digests are accepted
     │       ├── CreatedOutsideWindow      CREATED_OUTSIDE_WINDOW     wsu:Created too old or in the future
-    │       └── NonceReplayed             NONCE_REPLAYED             a nonce the institution used before
+    │       ├── NonceReplayed             NONCE_REPLAYED             a nonce the institution used before
+    │       └── AuthenticationThrottled   AUTHENTICATION_THROTTLED   too many failures from the address: retry later
     ├── SampleError                       (the integrator tools: replay, record; never raised by the server)
     │   ├── ManifestError                 MANIFEST_INVALID           the sample manifest is missing or inconsistent
     │   └── SampleTransportError          SAMPLE_TRANSPORT           no HTTP answer from the gateway being replayed to
@@ -56,6 +57,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationError",
     "AuthenticationFailed",
+    "AuthenticationThrottled",
     "CatalogueError",
     "ClientError",
     "ClientTransportError",
@@ -317,6 +319,28 @@ class NonceReplayed(FailedAuthentication):
     public_message = (
         "This wsse:Nonce was used before: send a new random wsse:Nonce, and the digest made with it, in every request."
     )
+
+
+class AuthenticationThrottled(FailedAuthentication):
+    """Too many failed authentications from the caller's address (for the institution it names, or for any): the
+    attempt is refused before its proof is looked at, the same whether the institution exists or not.
+    ``retry_after`` is the whole seconds until an attempt is looked at again."""
+
+    code = "AUTHENTICATION_THROTTLED"
+
+    public_message = "Too many failed authentications from this address: try again later."
+
+    def __init__(self, message: str, *, retry_after: int = 60, until: str | None = None) -> None:
+        super().__init__(
+            message,
+            public=None
+            if until is None
+            else (
+                "Too many failed authentications from this address: every attempt is refused unchecked until "
+                f"{until} (UTC), in {retry_after} seconds; try again then, with the right credentials."
+            ),
+        )
+        self.retry_after = retry_after
 
 
 class SampleError(GatewayError):

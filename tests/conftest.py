@@ -42,6 +42,7 @@ if INTEGRATION_HELPERS not in sys.path:
 
 # Every table that holds data (not the schema version): emptied between tests sharing the session's schema.
 _DATA_TABLES = (
+    "auth_failures",
     "certificates",
     "nonces",
     "answers",

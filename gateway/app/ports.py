@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditRecord",
+    "AuthFailure",
     "CertificateRecord",
     "ImportRow",
     "InstitutionRecord",
@@ -92,6 +93,20 @@ class NonceClaim:
     nonce: str  # base64, as sent
     created: datetime
     now: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuthFailure:
+    """A refused authentication: when (UTC), on which front, the institution as claimed (as sent, cut short; it
+    may name none), the peer address, the refusal's reason code; ``cleared`` once a success from that address
+    or an operator forgave it (kept for the record, no longer counted)."""
+
+    at: datetime
+    front: str
+    institution: str
+    address: str
+    kind: str
+    cleared: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +194,30 @@ class Store(Protocol):
 
     def certificates(self) -> list[CertificateRecord]:
         """Every registered certificate, by institution then fingerprint."""
+        ...
+
+    # Failed authentications (each call its own short transaction, never a request's)
+    def record_auth_failure(self, failure: AuthFailure, prune_before: datetime | None = None) -> None:
+        """Keep ``failure``; with ``prune_before``, first delete the records older than that moment."""
+        ...
+
+    def auth_failures(
+        self,
+        *,
+        since: datetime | None = None,
+        institution: str | None = None,
+        address: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuthFailure]:
+        """The records at or after ``since`` that match, newest first, at most ``limit``."""
+        ...
+
+    def failing_addresses(self, since: datetime) -> list[tuple[str, datetime]]:
+        """Each address with an uncleared record at or after ``since``, with its newest record's time."""
+        ...
+
+    def clear_auth_failures(self, address: str, institution: str | None = None) -> int:
+        """Mark the address's uncleared records (only ``institution``'s, when given) cleared; how many."""
         ...
 
     def catalogue(self) -> Catalogue: ...

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "gateway.entrypoints.commands.tools",
     "gateway.entrypoints.commands.provider",
     "gateway.entrypoints.commands.certificates",
+    "gateway.entrypoints.commands.security",
 )
 
 

@@ -5,7 +5,8 @@ Invariant: everything a request needs that does not change per request — the s
 schemas, the spyne application, the catalogue, the use cases, the console's templates — is built here, once per
 process, and nothing is built at import time; the store is the caller's (one per worker process, opened after the
 fork). The v1 repertorium, the legacy connector and the console share the same use cases, so all audit alike, and
-both SOAP fronts the same authentication.
+both SOAP fronts the same authentication; all three share one brake on guessing credentials (``AuthGuard``), so
+the console's logins and the SOAP calls are counted, recorded and throttled alike.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from gateway.adapters.console import Console
 from gateway.adapters.provider import SoapProvider
 from gateway.adapters.soap.application import Dispatcher, build_application
-from gateway.adapters.soap.callers import CertificateOrToken, ClientCertificates
+from gateway.adapters.soap.callers import CertificateOrToken, ClientCertificates, GuardedCaller
 from gateway.adapters.soap.documents import XSD_FILE, ContractDocuments, TrustedProxies
 from gateway.adapters.soap.edge import SoapEndpoint
 from gateway.adapters.soap.http import StartResponse
@@ -25,6 +26,7 @@ from gateway.adapters.soap.wssecurity import Authenticator
 from gateway.adapters.ssdn.documents import DocumentAnswerer
 from gateway.adapters.ssdn.endpoint import ConnectorEndpoint
 from gateway.app.access_service import AccessService
+from gateway.app.auth_guard import AuthGuard, ThrottlePolicy
 from gateway.app.directory_service import DirectoryService, brussels_today
 from gateway.app.manage_access_service import ManageAccessService
 from gateway.app.ports import Store
@@ -37,7 +39,7 @@ from gateway.domain.access import load_flow_catalogue
 from gateway.entrypoints.settings import Settings
 from gateway.errors import ConfigurationError
 
-__all__ = ["CONSOLE_PATH", "Fronts", "Mounted", "client_authorities", "gateway_day", "make_app"]
+__all__ = ["CONSOLE_PATH", "Fronts", "Mounted", "client_authorities", "gateway_day", "make_app", "throttle_policy"]
 
 CONSOLE_PATH = "/console"
 
@@ -58,6 +60,20 @@ def client_authorities(settings: Settings) -> tuple[Certificate, ...]:
         return load_certificates(settings.client_ca.read_bytes())
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"the client CA bundle {settings.client_ca} cannot be read: {exc}") from exc
+
+
+def throttle_policy(settings: Settings) -> ThrottlePolicy:
+    """The brake on guessing credentials that ``settings`` ask for (``ValueError`` if its numbers contradict)."""
+    return ThrottlePolicy(
+        window_seconds=settings.auth_failures_window_seconds,
+        soft=settings.auth_failures_soft,
+        hard=settings.auth_failures_hard,
+        lockout_seconds=settings.auth_failures_lockout_seconds,
+        address_limit=settings.auth_failures_address_limit,
+        base_delay_seconds=settings.auth_failures_delay_seconds,
+        retention_seconds=settings.auth_failures_retention_days * 24 * 3600,
+        refresh_seconds=settings.auth_failures_refresh_seconds,
+    )
 
 
 class Fronts:
@@ -130,9 +146,9 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         max_namespaces_total=settings.xml_max_namespaces_total,
         max_text_chars=settings.xml_max_text_chars,
     )
-    caller = CertificateOrToken(
-        authenticator, ClientCertificates(proxies, client_authorities(settings)), store, clock=clock
-    )
+    certificates = ClientCertificates(proxies, client_authorities(settings))
+    caller = CertificateOrToken(authenticator, certificates, store, clock=clock)
+    guard = AuthGuard(store, throttle_policy(settings), clock=clock)  # one per process, shared by every front
     repertorium = SoapEndpoint(
         documents=documents,
         schema=schema,
@@ -142,16 +158,18 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         access=access,
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=proxies,
-        caller=caller,
+        caller=GuardedCaller(caller, guard, "repertorium", certificates),
         xml_limits=limits,
     )
     connector = ConnectorEndpoint(
         documents=ContractDocuments(CONNECTOR_WSDL_FILE),
         answerer=DocumentAnswerer(ssdn_schema, ManageAccessService(directory), clock, limits),
-        caller=caller,
+        caller=GuardedCaller(caller, guard, "connector", certificates),
         max_body_bytes=settings.max_body_bytes,
         trusted_proxies=proxies,
         xml_limits=limits,
     )
-    console = Console(store=store, directory=directory, access=access, key=settings.console_key)
+    console = Console(
+        store=store, directory=directory, access=access, key=settings.console_key, guard=guard, certificates=caller
+    )
     return Mounted(Fronts(repertorium, connector), {CONSOLE_PATH: console})

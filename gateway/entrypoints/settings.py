@@ -61,6 +61,16 @@ class Settings:
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None
+    # The brake on guessing credentials, on every front (gateway.app.auth_guard.ThrottlePolicy says what each does;
+    # ``serve --auth-failures-...``).
+    auth_failures_window_seconds: int = 15 * 60
+    auth_failures_soft: int = 5
+    auth_failures_hard: int = 10
+    auth_failures_lockout_seconds: int = 15 * 60
+    auth_failures_address_limit: int = 20
+    auth_failures_delay_seconds: float = 2.0
+    auth_failures_retention_days: int = 30
+    auth_failures_refresh_seconds: float = 1.0
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

@@ -50,7 +50,8 @@ class Console:
 @pytest.fixture
 def console(store: Store) -> Iterator[Console]:
     ensure_demo(store)
-    app = make_app(Settings(db=store.url, today=TODAY), store)
+    # Locked out at the fifth failure, so no test depends on how fast it sends its attempts.
+    app = make_app(Settings(db=store.url, today=TODAY, auth_failures_soft=5, auth_failures_hard=5), store)
     server: WSGIServer = make_server("127.0.0.1", 0, app, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

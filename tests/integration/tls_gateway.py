@@ -60,6 +60,16 @@ def start(db: str, folder: Path, *options: str, https: bool = True, today: str =
     port = free_port()
     log = folder / f"gateway-{port}.log"
     args = [command(), "serve", "--demo", "--today", today, "--port", str(port), "--db", db, *options]
+    if not any(option.startswith("--auth-failures-") for option in options):
+        # Its tests send deliberate wrong credentials from one address; the brake is tested on its own.
+        args += [
+            "--auth-failures-soft",
+            "1000",
+            "--auth-failures-hard",
+            "1000",
+            "--auth-failures-address-limit",
+            "100000",
+        ]
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=dict(os.environ))
     gateway = Gateway("127.0.0.1", port, db, process, log, https)

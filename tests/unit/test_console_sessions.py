@@ -1,4 +1,4 @@
-"""The console's signed sessions, its login throttle and its words: what each accepts and what it refuses."""
+"""The console's signed sessions and its words: what each accepts and what it refuses."""
 
 from __future__ import annotations
 
@@ -18,7 +18,6 @@ from gateway.adapters.console.sessions import (
     Session,
     SessionCodec,
 )
-from gateway.adapters.console.throttle import LoginThrottle
 from gateway.domain.catalogue import DEFAULT_CATALOGUE_FILE, load_catalogue
 from gateway.domain.periods import Period
 
@@ -109,52 +108,6 @@ def test_revocations_keep_no_more_than_their_bound() -> None:
     for s in sessions:
         revocations.revoke(s)
     assert [revocations.revoked(s, NOW) for s in sessions] == [False, False, True, True, True]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_the_throttle_refuses_a_pair_after_its_limit_until_the_window_passes() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(limit=3, window_seconds=60, clock=clock)
-    for _ in range(3):
-        assert throttle.retry_after("0212345668", "192.0.2.1") is None
-        throttle.failed("0212345668", "192.0.2.1")
-        clock.now += 1
-    assert throttle.retry_after("0212345668", "192.0.2.1") == 57
-    assert throttle.retry_after("0212345668", "192.0.2.2") is None  # another address
-    assert throttle.retry_after("0212345767", "192.0.2.1") is None  # another institution
-    clock.now += 57
-    assert throttle.retry_after("0212345668", "192.0.2.1") is None
-
-
-def test_a_successful_login_forgets_the_pairs_failures() -> None:
-    throttle = LoginThrottle(limit=2, clock=Clock())
-    throttle.failed("0212345668", "192.0.2.1")
-    throttle.succeeded("0212345668", "192.0.2.1")
-    throttle.failed("0212345668", "192.0.2.1")
-    assert throttle.retry_after("0212345668", "192.0.2.1") is None
-
-
-def test_one_address_guessing_over_many_institutions_is_refused_too() -> None:
-    throttle = LoginThrottle(limit=3, address_limit=5, clock=Clock())
-    for n in range(5):
-        throttle.failed(f"02123456{n:02d}", "192.0.2.9")
-    assert throttle.retry_after("0212345999", "192.0.2.9") is not None
-    assert throttle.retry_after("0212345999", "192.0.2.10") is None
-
-
-def test_the_throttle_keeps_no_more_than_its_bound_of_counts() -> None:
-    throttle = LoginThrottle(limit=1, address_limit=1000, max_keys=10, clock=Clock())
-    for n in range(50):
-        throttle.failed(f"name{n}", "192.0.2.1")
-    assert len(throttle._failures) <= 10
-    assert throttle.retry_after("name49", "192.0.2.1") is not None
 
 
 def _fields(text: str) -> set[str]:

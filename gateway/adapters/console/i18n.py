@@ -33,9 +33,20 @@ TEXTS: Mapping[str, tuple[str, str, str]] = {
         "Le numéro d'entreprise ou le secret n'est pas correct, ou cette institution ne peut pas se connecter.",
     ),
     "login_throttled": (
-        "Too many failed logins for this institution from your address: try again in {minutes} minutes.",
-        "Te veel mislukte aanmeldingen voor deze instelling vanaf uw adres: probeer opnieuw over {minutes} minuten.",
-        "Trop de connexions échouées pour cette institution depuis votre adresse : réessayez dans {minutes} minutes.",
+        "Too many failed logins from your address: try again in {seconds} seconds.",
+        "Te veel mislukte aanmeldingen vanaf uw adres: probeer opnieuw over {seconds} seconden.",
+        "Trop de connexions échouées depuis votre adresse : réessayez dans {seconds} secondes.",
+    ),
+    "certificate_intro": (
+        "Your browser presented a client certificate: if it is registered for your institution, it logs you in.",
+        "Uw browser bood een clientcertificaat aan: is het voor uw instelling geregistreerd, dan meldt het u aan.",
+        "Votre navigateur a présenté un certificat client : s'il est enregistré pour votre institution, il vous "
+        "connecte.",
+    ),
+    "login_certificate": (
+        "Log in with your certificate",
+        "Aanmelden met uw certificaat",
+        "Se connecter avec votre certificat",
     ),
     "session_ended": (
         "Your session has ended: log in again.",

@@ -8,6 +8,11 @@ directory is a call of a use case (``DirectoryService`` or ``AccessService``) wi
 exactly as a SOAP call is, so the console decides nothing of its own; the household typed by the worker and the
 days a refused CheckAccess found missing are kept in the session only. Every answer carries a Content-Security-
 Policy without scripts, and pages with personal data are never cached.
+
+A login proves an institution by its enterprise number and secret, or by the client certificate that came with
+the request (the TLS handshake of the gateway or a trusted proxy's ``X-SSL-Client-Cert``), judged by the SOAP
+fronts' own rules (``CertificateLogin``); every refused login is recorded and throttled by the brake every front
+shares (``gateway.app.auth_guard``), which refuses a throttled login before its secret or certificate is looked at.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -38,10 +43,10 @@ from gateway.adapters.console.sessions import (
     Session,
     SessionCodec,
 )
-from gateway.adapters.console.throttle import LoginThrottle
 from gateway.adapters.console.timeline import Chart, Row, render_png, render_svg, rows_in_order
 from gateway.adapters.console.timeline import Words as ChartWords
 from gateway.app.access_service import AccessService
+from gateway.app.auth_guard import AuthGuard
 from gateway.app.directory_service import DirectoryService
 from gateway.app.ports import InstitutionRecord, Store
 from gateway.domain.access import AIDS, FlowPerson, FlowRequest, Role
@@ -49,9 +54,9 @@ from gateway.domain.directory import DirectoryRequest, Ok
 from gateway.domain.identifiers import check_ssin
 from gateway.domain.periods import Period, normalize
 from gateway.domain.results import ConsultResult
-from gateway.errors import GatewayError
+from gateway.errors import AuthenticationError, AuthenticationThrottled, GatewayError
 
-__all__ = ["MAX_MEMBERS", "MAX_NAME_CHARS", "Console"]
+__all__ = ["FRONT", "MAX_MEMBERS", "MAX_NAME_CHARS", "CertificateLogin", "Console"]
 
 HISTORY_START = date(1900, 1, 1)  # a timeline asked for without a period shows every period (no SSIN is older)
 MAX_MEMBERS = 12
@@ -63,8 +68,22 @@ _CSP = (
 )
 _DUMMY_SECRET = "x" * 43  # compared against when no institution matches, so a refusal takes as long either way
 
+FRONT = "console"  # the front's name in the records of failed authentications
+
 log = logging.getLogger("gateway.adapters.console")
 StartResponse = Callable[..., Any]
+
+
+class CertificateLogin(Protocol):
+    """The client certificate that came with a request, as the SOAP fronts judge it."""
+
+    def fingerprint(self, environ: dict[str, Any]) -> str | None:
+        """The SHA-256 fingerprint of the certificate that came, not yet judged; None when none came."""
+        ...
+
+    def holder(self, environ: dict[str, Any]) -> InstitutionRecord:
+        """The enabled institution the certificate is registered for; ``AuthenticationError`` otherwise."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,14 +132,16 @@ class Console:
         directory: DirectoryService,
         access: AccessService,
         key: bytes,
-        throttle: LoginThrottle | None = None,
+        guard: AuthGuard | None = None,
+        certificates: CertificateLogin | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
         self._directory = directory
         self._access = access
         self._codec = SessionCodec(key)
-        self._throttle = throttle or LoginThrottle()
+        self._guard = guard or AuthGuard(store)
+        self._certificates = certificates
         self._revoked = Revocations()
         self._clock = clock
         self._templates = Environment(
@@ -353,41 +374,69 @@ class Console:
             extra=extra,
             error=error,
             notice=context.words(notice) if notice == "session_ended" else None,
+            certificate=self._presented(context) is not None,
             typed=self._form(context).one("institution") if context.request.method == "POST" else "",
         )
 
     def _login(self, context: Context) -> Response:
         form = self._form(context)
-        number = re.sub(r"[\s./-]", "", form.one("institution"))[:32]
-        secret = form.every("secret")[0] if form.every("secret") else ""
         address = context.request.address
-        wait = self._throttle.retry_after(number, address)
-        if wait is not None:
-            log.warning("console: login of %r from %s refused: too many failures", number, address)
+        by_certificate = form.one("method") == "certificate"
+        if by_certificate:
+            presented = self._presented(context)
+            claimed = f"sha256:{presented}" if presented else ""
+        else:
+            claimed = re.sub(r"[\s./-]", "", form.one("institution"))[:32]
+        try:
+            self._guard.check(claimed, address)
+        except AuthenticationThrottled as throttled:
+            log.warning("console: login of %r from %s refused: too many failures", claimed, address)
             return self._login_page(
                 context,
                 status="429 Too Many Requests",
-                error=context.words("login_throttled", minutes=max(1, -(-wait // 60))),
-                extra=[("Retry-After", str(wait))],
+                error=context.words("login_throttled", seconds=throttled.retry_after),
+                extra=[("Retry-After", str(throttled.retry_after))],
             )
+        record = self._certificate_holder(context) if by_certificate else self._secret_holder(claimed, form)
+        if record is None:
+            self._guard.failed(FRONT, claimed, address, "FAILED_AUTHENTICATION")
+            log.warning("console: login of %r from %s refused", claimed, address)
+            return self._login_page(context, status="403 Forbidden", error=context.words("login_refused"))
+        self._guard.succeeded(claimed, address)
+        assert context.session is not None
+        fresh = Session.new(int(self._clock()), context.lang)  # a new id: no session fixation
+        context.session = replace(
+            fresh, institution=record.id, secret_mark=self._codec.secret_mark(record.id, record.secret)
+        )
+        how = "its certificate" if by_certificate else "its secret"
+        log.info("console: institution %s logged in with %s from %s", record.id, how, address)
+        return _redirect(context.request, "/")
+
+    def _secret_holder(self, number: str, form: Form) -> InstitutionRecord | None:
+        """The enabled institution ``number`` names when the form's secret is its own."""
+        secret = form.every("secret")[0] if form.every("secret") else ""
         record = None
         if number.isascii() and number.isdigit() and len(number) == 10:
             with self._store.transaction() as tx:
                 record = tx.institution(number)
         expected = record.secret if record is not None else _DUMMY_SECRET
         proved = hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8"))
-        if record is None or not record.enabled or not proved:
-            self._throttle.failed(number, address)
-            log.warning("console: login of %r from %s refused", number, address)
-            return self._login_page(context, status="403 Forbidden", error=context.words("login_refused"))
-        self._throttle.succeeded(number, address)
-        assert context.session is not None
-        fresh = Session.new(int(self._clock()), context.lang)  # a new id: no session fixation
-        context.session = replace(
-            fresh, institution=record.id, secret_mark=self._codec.secret_mark(record.id, record.secret)
-        )
-        log.info("console: institution %s logged in from %s", record.id, address)
-        return _redirect(context.request, "/")
+        return record if record is not None and record.enabled and proved else None
+
+    def _presented(self, context: Context) -> str | None:
+        if self._certificates is None:
+            return None
+        return self._certificates.fingerprint(context.request.environ)
+
+    def _certificate_holder(self, context: Context) -> InstitutionRecord | None:
+        """The institution whose registered certificate came with the request, judged as the SOAP fronts judge it."""
+        if self._certificates is None:
+            return None
+        try:
+            return self._certificates.holder(context.request.environ)
+        except AuthenticationError as refused:
+            log.info("console: certificate login refused: %s", refused.message)
+            return None
 
     def _logout(self, context: Context) -> Response:
         assert context.session is not None

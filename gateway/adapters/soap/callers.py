@@ -9,6 +9,11 @@ configured, registered by its SHA-256 fingerprint, and its institution enabled. 
 fault a wrong secret gets (``FailedAuthentication``, one public text), whatever token comes with it. Without a
 certificate the UsernameToken decides, as on the v1 front; with both, they must name the same institution.
 Registered certificates are read from the store at most once a second per process (as institutions are).
+
+``GuardedCaller`` puts the shared brake on guessing (``gateway.app.auth_guard``) around any of them: an address
+throttled for what it claims is refused before any proof is looked at, and every refusal of authentication,
+wherever in the request it came (a replayed nonce is found in the request's transaction), is recorded through
+``refused``, which the endpoint calls once per refused request.
 """
 
 from __future__ import annotations
@@ -24,11 +29,22 @@ from lxml import etree
 from gateway.adapters.soap.documents import TrustedProxies
 from gateway.adapters.soap.http import peer
 from gateway.adapters.soap.wssecurity import INSTITUTION_TTL_SECONDS, SECURITY, Authenticator
+from gateway.app.auth_guard import CLAIM_CHARS, AuthGuard
 from gateway.app.ports import CertificateRecord, InstitutionRecord, NonceClaim, Store
-from gateway.contract.certificates import Certificate, forwarded_certificate
-from gateway.errors import FailedAuthentication, InvalidSecurity
+from gateway.contract.certificates import Certificate, fingerprint, forwarded_certificate
+from gateway.contract.names import WSSE, qname
+from gateway.errors import AuthenticationError, AuthenticationThrottled, FailedAuthentication, InvalidSecurity
 
-__all__ = ["FORWARDED_CERTIFICATE", "Caller", "CertificateOrToken", "ClientCertificates", "TokenCaller"]
+__all__ = [
+    "CLAIMED",
+    "FORWARDED_CERTIFICATE",
+    "Caller",
+    "CertificateOrToken",
+    "ClientCertificates",
+    "GuardedCaller",
+    "TokenCaller",
+    "claimed_by",
+]
 
 FORWARDED_CERTIFICATE = "HTTP_X_SSL_CLIENT_CERT"  # X-SSL-Client-Cert: URL-escaped PEM ($ssl_client_escaped_cert)
 _NEITHER = (
@@ -47,6 +63,10 @@ class Caller(Protocol):
         """The institution and the nonce the request's transaction must claim; ``AuthenticationError`` if none."""
         ...
 
+    def refused(self, environ: dict[str, Any], error: AuthenticationError) -> None:
+        """The request was refused for ``error`` (raised by ``verify`` or later in the request)."""
+        ...
+
 
 class TokenCaller:
     """The caller a WS-Security UsernameToken proves (no certificates)."""
@@ -59,6 +79,9 @@ class TokenCaller:
     ) -> tuple[InstitutionRecord, NonceClaim | None]:
         return self._authenticator.verify(headers)
 
+    def refused(self, environ: dict[str, Any], error: AuthenticationError) -> None:
+        """Nothing is recorded (``GuardedCaller`` records)."""
+
 
 class ClientCertificates:
     """The client certificate that came with a request, if any: from the TLS handshake the gateway made, or from
@@ -68,23 +91,43 @@ class ClientCertificates:
         self._proxies = proxies
         self._authorities = authorities
 
-    def presented(self, environ: dict[str, Any]) -> Certificate | None:
-        """The certificate, or None; ``FailedAuthentication`` for one a trusted proxy forwards that cannot count."""
+    def _came(self, environ: dict[str, Any]) -> tuple[bytes | None, str | None]:
+        """The DER bytes the gateway's own handshake verified (against --client-ca), else the header a trusted
+        proxy forwarded; (None, None) when neither came."""
         socket = environ.get("gunicorn.socket")
         getpeercert = getattr(socket, "getpeercert", None)
-        if getpeercert is not None:
-            der = getpeercert(binary_form=True)
-            if der:
-                return Certificate.from_der(bytes(der))  # verified against --client-ca in the handshake
+        der = getpeercert(binary_form=True) if getpeercert is not None else None
+        if der:
+            return bytes(der), None
         header = environ.get(FORWARDED_CERTIFICATE)
         if not header or not self._proxies.trusts(peer(environ)):
+            return None, None
+        return None, str(header)
+
+    def presented(self, environ: dict[str, Any]) -> Certificate | None:
+        """The certificate, or None; ``FailedAuthentication`` for one a trusted proxy forwards that cannot count."""
+        der, header = self._came(environ)
+        if der is not None:
+            return Certificate.from_der(der)
+        if header is None:
             return None
-        forwarded = forwarded_certificate(str(header))
+        forwarded = forwarded_certificate(header)
         if forwarded is None:
             raise FailedAuthentication(f"X-SSL-Client-Cert from {peer(environ)} holds no readable certificate")
         if self._authorities and not forwarded.issued_by_one_of(self._authorities):
             raise FailedAuthentication(f"the forwarded certificate {forwarded.subject} is not one of the client CA's")
         return forwarded
+
+    def fingerprint(self, environ: dict[str, Any]) -> str | None:
+        """The SHA-256 fingerprint of the certificate that came, not yet judged (``unreadable`` for a forwarded
+        header that holds none); None when none came."""
+        der, header = self._came(environ)
+        if der is not None:
+            return fingerprint(der)
+        if header is None:
+            return None
+        forwarded = forwarded_certificate(header)
+        return forwarded.fingerprint if forwarded is not None else "unreadable"
 
 
 class CertificateOrToken:
@@ -125,6 +168,21 @@ class CertificateOrToken:
             )
         return institution, nonce
 
+    def refused(self, environ: dict[str, Any], error: AuthenticationError) -> None:
+        """Nothing is recorded (``GuardedCaller`` records)."""
+
+    def fingerprint(self, environ: dict[str, Any]) -> str | None:
+        """The fingerprint of the certificate that came with the request, not yet judged; None when none came."""
+        return self._certificates.fingerprint(environ)
+
+    def holder(self, environ: dict[str, Any]) -> InstitutionRecord:
+        """The enabled institution whose registered, valid certificate came with the request, judged exactly as
+        for a SOAP request; ``FailedAuthentication`` (the one public text) when none came or it does not count."""
+        presented = self._certificates.presented(environ)
+        if presented is None:
+            raise FailedAuthentication("no client certificate came with the request")
+        return self._holder(presented)
+
     def _holder(self, certificate: Certificate) -> InstitutionRecord:
         now = self._clock()
         if not certificate.valid_at(now):
@@ -158,3 +216,46 @@ class CertificateOrToken:
             else:
                 self._known[fingerprint] = (moment, record, institution)
         return record, institution
+
+
+CLAIMED = "ksz.auth.claimed"  # the environ key where GuardedCaller notes what a request claims
+_TOKEN = qname(WSSE, "UsernameToken")
+_USERNAME = qname(WSSE, "Username")
+
+
+def claimed_by(headers: Sequence[etree._Element], environ: dict[str, Any], certificates: ClientCertificates) -> str:
+    """Who a request says it is, as recorded and throttled: its UsernameToken's Username as sent, else its client
+    certificate's fingerprint (``sha256:...``), else ``""``. Never raises: a malformed header claims nothing."""
+    for security in (h for h in headers if h.tag == SECURITY):
+        for token in security.iterchildren(_TOKEN):
+            for username in token.iterchildren(_USERNAME):
+                return (username.text or "").strip()[:CLAIM_CHARS]
+    presented = certificates.fingerprint(environ)
+    return f"sha256:{presented}"[:CLAIM_CHARS] if presented else ""
+
+
+class GuardedCaller:
+    """A caller behind the shared brake on guessing: throttled addresses are refused before ``inner`` looks at
+    any proof, and every refused authentication is recorded for ``front``."""
+
+    def __init__(self, inner: Caller, guard: AuthGuard, front: str, certificates: ClientCertificates) -> None:
+        self._inner = inner
+        self._guard = guard
+        self._front = front
+        self._certificates = certificates
+
+    def verify(
+        self, headers: Sequence[etree._Element], environ: dict[str, Any]
+    ) -> tuple[InstitutionRecord, NonceClaim | None]:
+        claimed = claimed_by(headers, environ, self._certificates)
+        environ[CLAIMED] = claimed
+        address = peer(environ)
+        self._guard.check(claimed, address)
+        institution, nonce = self._inner.verify(headers, environ)
+        self._guard.succeeded(claimed, address)
+        return institution, nonce
+
+    def refused(self, environ: dict[str, Any], error: AuthenticationError) -> None:
+        if isinstance(error, AuthenticationThrottled):
+            return  # refused unchecked: nothing was tried, and a flood of these writes nothing
+        self._guard.failed(self._front, str(environ.get(CLAIMED, "")), peer(environ), error.code)

@@ -7,6 +7,8 @@ empty or that operation's, its caller (a registered client certificate or a User
 and its Body validated against the schema (last, as it costs the most: nobody unauthenticated makes the gateway
 validate). Every answer is either a response whose Body validated against the schema or a fault; nothing else
 (no stack trace, no bare 500) leaves.
+Every refused authentication, wherever in the request it came (a replayed nonce is found in the use case's
+transaction), is handed once to the caller's ``refused``, which records it for the brake on guessing.
 The body is always read or discarded completely before the answer is sent. The documents it serves name the
 endpoint as the client reached it, through a reverse proxy only when that proxy is trusted.
 """
@@ -26,6 +28,7 @@ from gateway.adapters.soap.documents import ContractDocuments, TrustedProxies, e
 from gateway.adapters.soap.envelope import parse_envelope
 from gateway.adapters.soap.http import (
     XML_CONTENT_TYPE,
+    Answered,
     StartResponse,
     answer_or_fault,
     check_content_type,
@@ -101,8 +104,8 @@ class SoapEndpoint:
                 "Send SOAP requests with POST; GET serves ?wsdl and ?xsd=<file name>.",
                 [("Allow", "GET, HEAD, POST")],
             )
-        status, body = self._soap(environ)
-        start_response(status, [("Content-Type", _XML), ("Content-Length", str(len(body)))])
+        status, body, extra = self._soap(environ)
+        start_response(status, [("Content-Type", _XML), ("Content-Length", str(len(body))), *extra])
         return [body]
 
     # -- documents -----------------------------------------------------------------------------------------
@@ -127,8 +130,11 @@ class SoapEndpoint:
 
     # -- SOAP ----------------------------------------------------------------------------------------------
 
-    def _soap(self, environ: dict[str, Any]) -> tuple[str, bytes]:
-        return answer_or_fault(environ, log, lambda: self._handle(environ, read_body(environ, self._max_body)))
+    def _soap(self, environ: dict[str, Any]) -> Answered:
+        def work() -> bytes:
+            return self._handle(environ, read_body(environ, self._max_body))
+
+        return answer_or_fault(environ, log, work, refused=self._caller.refused)
 
     def _handle(self, environ: dict[str, Any], data: bytes) -> bytes:
         check_content_type(environ)

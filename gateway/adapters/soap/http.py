@@ -4,7 +4,8 @@ the Content-Type, the SOAPAction header, and the one place where errors become f
 Invariant: a body is always read or discarded completely before an answer is sent (so the client reads the
 answer rather than a reset connection); only ``text/xml`` in UTF-8 gets past ``check_content_type``; and
 ``answer_or_fault`` lets nothing leave but the endpoint's own answer or a fault (no stack trace, no bare 500),
-logging each refusal once with the caller's address.
+logging each refusal once with the caller's address and handing each refused authentication to the endpoint's
+``refused`` hook (which records it); a throttled caller's fault comes with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from gateway.adapters.soap.faults import fault_for
 from gateway.errors import (
     AuthenticationError,
+    AuthenticationThrottled,
     GatewayError,
     InternalError,
     MessageTooLarge,
@@ -26,6 +28,7 @@ from gateway.errors import (
 
 __all__ = [
     "XML_CONTENT_TYPE",
+    "Answered",
     "StartResponse",
     "answer_or_fault",
     "check_content_type",
@@ -39,6 +42,7 @@ __all__ = [
 XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 _CHUNK = 64 * 1024
 StartResponse = Callable[..., Any]
+Answered = tuple[str, bytes, list[tuple[str, str]]]  # status line, body, headers beyond the content's own
 
 
 def _discard_cap(max_body: int) -> int:
@@ -135,12 +139,23 @@ def plain(
     return [body]
 
 
-def answer_or_fault(environ: dict[str, Any], log: logging.Logger, work: Callable[[], bytes]) -> tuple[str, bytes]:
-    """``work``'s answer with ``200 OK``, or the fault of whatever it raised (an incident logged for ours)."""
+def answer_or_fault(
+    environ: dict[str, Any],
+    log: logging.Logger,
+    work: Callable[[], bytes],
+    refused: Callable[[dict[str, Any], AuthenticationError], None] | None = None,
+) -> Answered:
+    """``work``'s answer with ``200 OK``, or the fault of whatever it raised (an incident logged for ours); a
+    refused authentication is handed to ``refused`` too."""
+    extra: list[tuple[str, str]] = []
     try:
-        return "200 OK", work()
+        return "200 OK", work(), extra
     except AuthenticationError as error:
         log.warning("authentication refused (%s) from %s: %s", error.code, peer(environ), error.message)
+        if refused is not None:
+            refused(environ, error)
+        if isinstance(error, AuthenticationThrottled):
+            extra.append(("Retry-After", str(error.retry_after)))
         fault = fault_for(error)
     except RequestError as error:
         log.info("request refused (%s) from %s: %s", error.code, peer(environ), error.message)
@@ -153,4 +168,4 @@ def answer_or_fault(environ: dict[str, Any], log: logging.Logger, work: Callable
         incident = uuid.uuid4().hex
         log.exception("incident %s: unexpected error", incident)
         fault = fault_for(InternalError(f"{type(exc).__name__}: {exc}"), incident)
-    return fault.status, fault.body
+    return fault.status, fault.body, extra

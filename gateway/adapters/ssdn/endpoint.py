@@ -99,10 +99,13 @@ class ConnectorEndpoint:
                 [("Allow", "GET, HEAD, POST")],
             )
         received = self._clock()
-        status, body = answer_or_fault(
-            environ, log, lambda: self._send_xml(environ, read_body(environ, self._max_body), received)
+        status, body, extra = answer_or_fault(
+            environ,
+            log,
+            lambda: self._send_xml(environ, read_body(environ, self._max_body), received),
+            refused=self._caller.refused,
         )
-        start_response(status, [("Content-Type", XML_CONTENT_TYPE), ("Content-Length", str(len(body)))])
+        start_response(status, [("Content-Type", XML_CONTENT_TYPE), ("Content-Length", str(len(body))), *extra])
         return [body]
 
     def _send_xml(self, environ: dict[str, Any], data: bytes, received: datetime) -> bytes:

@@ -32,7 +32,15 @@ from gateway.adapters.storage import MEMORY_SCHEME, common
 from gateway.adapters.storage.common import PruneSchedule, dump_json, utc
 from gateway.adapters.storage.migrations import latest_version
 from gateway.app.audit_chain import GENESIS, ChainedRecord, Checkpoint, Signer, content_digest, link_hash
-from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
+from gateway.app.ports import (
+    AuditRecord,
+    AuthFailure,
+    CertificateRecord,
+    ImportRow,
+    InstitutionRecord,
+    NonceClaim,
+    StoredAnswer,
+)
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Integration
 from gateway.domain.periods import Period, PeriodSet
@@ -66,6 +74,7 @@ class _Directory:
         self.answers: dict[tuple[str, str], tuple[str, str, str]] = {}  # -> (operation, fingerprint, JSON)
         self.nonces: dict[tuple[str, str], datetime] = {}  # (institution, nonce) -> created
         self.certificates: dict[str, CertificateRecord] = {}  # fingerprint -> record
+        self.auth_failures: list[AuthFailure] = []  # in the order recorded, times in UTC
 
 
 _NAMED: weakref.WeakValueDictionary[str, _Directory] = weakref.WeakValueDictionary()
@@ -362,6 +371,56 @@ class MemoryStore:
         directory = self._open()
         with directory.lock:
             return sorted(directory.certificates.values(), key=lambda r: (r.institution_id, r.fingerprint))
+
+    # -- failed authentications ----------------------------------------------------------------------------
+
+    def record_auth_failure(self, failure: AuthFailure, prune_before: datetime | None = None) -> None:
+        directory = self._open()
+        with directory.lock:
+            if prune_before is not None:
+                stale = utc(prune_before)
+                directory.auth_failures[:] = [f for f in directory.auth_failures if f.at >= stale]
+            directory.auth_failures.append(dataclasses.replace(failure, at=utc(failure.at)))
+
+    def auth_failures(
+        self,
+        *,
+        since: datetime | None = None,
+        institution: str | None = None,
+        address: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuthFailure]:
+        directory = self._open()
+        with directory.lock:
+            found = [
+                f
+                for f in directory.auth_failures
+                if (since is None or f.at >= utc(since))
+                and (institution is None or f.institution == institution)
+                and (address is None or f.address == address)
+            ]
+        found.reverse()
+        found.sort(key=lambda f: f.at, reverse=True)  # stable: among equal times, the newest recorded first
+        return found if limit is None else found[:limit]
+
+    def failing_addresses(self, since: datetime) -> list[tuple[str, datetime]]:
+        directory = self._open()
+        newest: dict[str, datetime] = {}
+        with directory.lock:
+            for f in directory.auth_failures:
+                if not f.cleared and f.at >= utc(since):
+                    newest[f.address] = max(f.at, newest.get(f.address, f.at))
+        return list(newest.items())
+
+    def clear_auth_failures(self, address: str, institution: str | None = None) -> int:
+        directory = self._open()
+        changed = 0
+        with directory.lock:
+            for n, f in enumerate(directory.auth_failures):
+                if f.address == address and not f.cleared and (institution is None or f.institution == institution):
+                    directory.auth_failures[n] = dataclasses.replace(f, cleared=True)
+                    changed += 1
+        return changed
 
     def catalogue(self) -> Catalogue:
         directory = self._open()

@@ -261,6 +261,36 @@ _POSTGRES_V3 = (
     $$""",
 )
 
+# Version 4: every refused authentication, on every front, for the operator and for the throttle that reads it
+# (gateway.app.auth_guard). Pruned past a retention, as nonces are.
+_SQLITE_V4 = (
+    """CREATE TABLE auth_failures (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        front TEXT NOT NULL,
+        institution TEXT NOT NULL,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        cleared INTEGER NOT NULL DEFAULT 0 CHECK (cleared IN (0, 1))
+    )""",
+    "CREATE INDEX auth_failures_by_address ON auth_failures (address, at)",
+    "CREATE INDEX auth_failures_by_time ON auth_failures (at)",
+)
+
+_POSTGRES_V4 = (
+    """CREATE TABLE auth_failures (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at timestamptz NOT NULL,
+        front text NOT NULL,
+        institution text NOT NULL,
+        address text NOT NULL,
+        kind text NOT NULL,
+        cleared boolean NOT NULL DEFAULT false
+    )""",
+    "CREATE INDEX auth_failures_by_address ON auth_failures (address, at)",
+    "CREATE INDEX auth_failures_by_time ON auth_failures (at)",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(
         1,
@@ -274,6 +304,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         {"SQLite": _SQLITE_V3, "PostgreSQL": _POSTGRES_V3},
         then="chain_audit",
     ),
+    Migration(4, "failed authentications", {"SQLite": _SQLITE_V4, "PostgreSQL": _POSTGRES_V4}),
 )
 
 

@@ -29,7 +29,15 @@ from gateway.adapters.storage.common import (
 )
 from gateway.adapters.storage.migrations import MIGRATIONS, latest_version
 from gateway.app.audit_chain import GENESIS, ChainedRecord, Checkpoint, Signer, content_digest, link_hash
-from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
+from gateway.app.ports import (
+    AuditRecord,
+    AuthFailure,
+    CertificateRecord,
+    ImportRow,
+    InstitutionRecord,
+    NonceClaim,
+    StoredAnswer,
+)
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
 from gateway.domain.periods import Period, PeriodSet
@@ -536,6 +544,71 @@ class SqlStore(ABC):
     def certificates(self) -> list[CertificateRecord]:
         rows = self._read(f"{_SELECT_CERTIFICATE} ORDER BY institution_id, fingerprint")
         return [_certificate(self._dialect, r) for r in rows]
+
+    # -- failed authentications ----------------------------------------------------------------------------
+
+    def record_auth_failure(self, failure: AuthFailure, prune_before: datetime | None = None) -> None:
+        stamp = self._dialect.stamp
+        with self._write() as cur:
+            if prune_before is not None:
+                self._dialect.execute(cur, "DELETE FROM auth_failures WHERE at < ?", (stamp(prune_before),))
+            self._dialect.execute(
+                cur,
+                "INSERT INTO auth_failures (at, front, institution, address, kind, cleared) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    stamp(failure.at),
+                    failure.front,
+                    failure.institution,
+                    failure.address,
+                    failure.kind,
+                    self._dialect.flag(failure.cleared),
+                ),
+            )
+
+    def auth_failures(
+        self,
+        *,
+        since: datetime | None = None,
+        institution: str | None = None,
+        address: str | None = None,
+        limit: int | None = None,
+    ) -> list[AuthFailure]:
+        stamp = self._dialect.stamp
+        rows = self._read(
+            "SELECT at, front, institution, address, kind, cleared FROM auth_failures "
+            "WHERE (CAST(? AS TEXT) IS NULL OR address = ?) AND (CAST(? AS TEXT) IS NULL OR institution = ?) "
+            "AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?",
+            (
+                address,
+                address,
+                institution,
+                institution,
+                stamp(since if since is not None else datetime(1, 1, 1, tzinfo=UTC)),
+                limit if limit is not None else 2**62,
+            ),
+        )
+        return [
+            AuthFailure(self._dialect.read_stamp(at), front, inst, addr, kind, bool(cleared))
+            for at, front, inst, addr, kind, cleared in rows
+        ]
+
+    def failing_addresses(self, since: datetime) -> list[tuple[str, datetime]]:
+        rows = self._read(
+            "SELECT address, max(at) FROM auth_failures WHERE at >= ? AND cleared = ? GROUP BY address",
+            (self._dialect.stamp(since), self._dialect.flag(False)),
+        )
+        return [(str(address), self._dialect.read_stamp(at)) for address, at in rows]
+
+    def clear_auth_failures(self, address: str, institution: str | None = None) -> int:
+        flag = self._dialect.flag
+        with self._write() as cur:
+            changed = self._dialect.execute(
+                cur,
+                "UPDATE auth_failures SET cleared = ? WHERE address = ? AND cleared = ? "
+                "AND (CAST(? AS TEXT) IS NULL OR institution = ?)",
+                (flag(True), address, flag(False), institution, institution),
+            ).rowcount
+            return int(changed)
 
     def catalogue(self) -> Catalogue:
         sectors = self._read("SELECT sector, name FROM sectors")

@@ -102,6 +102,9 @@ def register(subparsers: Any) -> None:
     for flag, parse, default, metavar, text in bounded:
         shown = default if isinstance(default, int) else f"{default:g}"
         serve.add_argument(flag, type=parse, default=default, metavar=metavar, help=f"{text} ({shown})")
+    from gateway.entrypoints.commands.security import add_throttle_options
+
+    add_throttle_options(serve)
     serve.add_argument(
         "--forwarded-allow-ips",
         type=address_list,
@@ -178,6 +181,7 @@ def register(subparsers: Any) -> None:
 def handle_serve(args: argparse.Namespace) -> int:
     from gateway.adapters.storage import open_store
     from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
+    from gateway.entrypoints.commands.security import throttle_settings
 
     flows_file = args.flows.resolve() if args.flows is not None else None
     flows = check_flow_catalogue(flows_file)
@@ -204,7 +208,15 @@ def handle_serve(args: argparse.Namespace) -> int:
         client_ca=args.client_ca,
         audit_key_file=args.audit_key_file,
         audit_checkpoint_every=args.audit_checkpoint_every,
+        **throttle_settings(args),
     )
+    from gateway.entrypoints.compose import throttle_policy
+
+    try:
+        policy = throttle_policy(settings)
+    except ValueError as exc:
+        print(f"ksz-gateway serve: the --auth-failures-... options contradict each other: {exc}.", file=sys.stderr)
+        return 2
     problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca)
     if problem is not None:
         print(f"ksz-gateway serve: {problem}.", file=sys.stderr)
@@ -284,6 +296,11 @@ def handle_serve(args: argparse.Namespace) -> int:
         verified = f"verified against {settings.client_ca}" if settings.client_ca else "not asked for (no --client-ca)"
         print(f"HTTPS with {settings.certfile}; client certificates are optional and {verified}.")
     print(f"Operator console: {scheme}://{_url_host(settings.host)}:{settings.port}/console/")
+    print(
+        f"Failed authentications are recorded; one institution from one address is slowed after {policy.soft} and "
+        f"locked out for {policy.lockout_seconds} s after {policy.hard} within {policy.window_seconds} s, an "
+        f"address after {policy.address_limit} (ksz-gateway security blocked)."
+    )
     sys.stdout.flush()
     GatewayServer(settings, partial(open_store, audit_signer=signer)).run()
     return 0
