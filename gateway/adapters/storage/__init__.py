@@ -3,21 +3,30 @@
 Invariant: callers hold a ``Store`` and never know the engine; a ``postgresql://`` or ``postgres://`` URL opens
 PostgreSQL, ``memory:`` (or ``memory:NAME``) a store in this process's memory, anything else is the path of a
 SQLite file. Opening connects nothing: the first use does. What the SQL engines share is written once
-(``sql``), what differs in a dialect of each (``sqlite``, ``postgres``).
+(``sql``), what differs in a dialect of each (``sqlite``, ``postgres``). A store given a cipher keeps
+institution secrets sealed at rest (``at_rest``); the operator's administration of that, and the probe that
+says whether the database answers, are the ``DirectoryStore``'s beyond the port.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, Store, StoredAnswer, Transaction
+
+if TYPE_CHECKING:
+    from gateway.adapters.storage.at_rest import SecretCipher
 
 __all__ = [
     "MEMORY_SCHEME",
     "AuditRecord",
+    "DirectoryStore",
     "ImportRow",
     "InstitutionRecord",
     "Store",
     "StoredAnswer",
     "Transaction",
+    "exposed_files",
     "open_store",
 ]
 
@@ -25,16 +34,47 @@ MEMORY_SCHEME = "memory:"
 _POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 
 
-def open_store(url_or_path: str) -> Store:
-    """The store at ``url_or_path``: PostgreSQL for a ``postgresql://`` URL, memory for ``memory:``, else SQLite."""
+class DirectoryStore(Store, Protocol):
+    """A store as ``open_store`` gives it: the port, and what the operator's commands do beyond it."""
+
+    def probe(self) -> None:
+        """Reach the database once; ``StorageError`` saying why it cannot be reached."""
+        ...
+
+    def seal_secrets(self) -> int:
+        """Check that every institution secret can be read (``StorageError`` naming the first that cannot),
+        then seal those stored in clear with the store's key; how many were sealed."""
+        ...
+
+    def reseal_secrets(self, cipher: SecretCipher) -> int:
+        """Seal every institution secret again with ``cipher``'s key, in one transaction; how many."""
+        ...
+
+
+def open_store(url_or_path: str, *, cipher: SecretCipher | None = None, timeout: float | None = None) -> DirectoryStore:
+    """The store at ``url_or_path``: PostgreSQL for a ``postgresql://`` URL, memory for ``memory:``, else SQLite.
+
+    ``cipher`` seals institution secrets at rest; ``timeout`` bounds how long a PostgreSQL request waits for a
+    connection (the pool's default otherwise).
+    """
     if url_or_path.startswith(_POSTGRES_SCHEMES):
         from gateway.adapters.storage.postgres import PostgresStore
 
-        return PostgresStore(url_or_path)
+        if timeout is None:
+            return PostgresStore(url_or_path, cipher=cipher)
+        return PostgresStore(url_or_path, cipher=cipher, timeout=timeout)
     if url_or_path.startswith(MEMORY_SCHEME):
         from gateway.adapters.storage.memory import MemoryStore
 
-        return MemoryStore(url_or_path)
+        return MemoryStore(url_or_path, cipher=cipher)
     from gateway.adapters.storage.sqlite import SqliteStore
 
-    return SqliteStore(url_or_path)
+    return SqliteStore(url_or_path, cipher=cipher)
+
+
+def exposed_files(store: Store) -> list[tuple[str, int]]:
+    """The files of ``store`` that others than their owner may read or write, with their modes (a SQLite
+    directory's database, -wal, -shm and lock; none for the engines that keep no file here)."""
+    from gateway.adapters.storage.sqlite import SqliteStore
+
+    return store.exposed_files() if isinstance(store, SqliteStore) else []

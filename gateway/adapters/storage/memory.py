@@ -11,7 +11,8 @@ JSON goes through its text and timestamps come back in UTC, as from a database.
 
 ``memory:`` opens a private directory; ``memory:NAME`` the process's directory of that name, shared by every
 store opened on it for as long as one of them exists (so a store closed and opened again finds what was
-committed, as with a file). Nothing survives the process.
+committed, as with a file). Nothing survives the process, so nothing is at rest: secrets stay in clear and a key
+file, if given, is not used.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from itertools import pairwise
 from typing import TypeVar
 
 from gateway.adapters.storage import MEMORY_SCHEME, common
+from gateway.adapters.storage.at_rest import SecretCipher
 from gateway.adapters.storage.common import PruneSchedule, dump_json, utc
 from gateway.adapters.storage.migrations import latest_version
 from gateway.app.ports import AuditRecord, CertificateRecord, ImportRow, InstitutionRecord, NonceClaim, StoredAnswer
@@ -266,7 +268,7 @@ class MemoryTransaction:
 class MemoryStore:
     """A directory in memory (``memory:`` or ``memory:NAME``); safe for many threads of one process."""
 
-    def __init__(self, url: str = MEMORY_SCHEME) -> None:
+    def __init__(self, url: str = MEMORY_SCHEME, *, cipher: SecretCipher | None = None) -> None:
         if not url.startswith(MEMORY_SCHEME):
             raise ValueError(f"a memory store's URL starts with {MEMORY_SCHEME!r}, not {url!r}")
         self.url = url
@@ -331,6 +333,19 @@ class MemoryStore:
     def set_secret(self, institution_id: str, secret: str) -> bool:
         with self.transaction() as tx:
             return tx._change_institution(institution_id, lambda r: dataclasses.replace(r, secret=secret))
+
+    def seal_secrets(self) -> int:
+        """Nothing is at rest in memory: nothing to seal."""
+        self._open()
+        return 0
+
+    def reseal_secrets(self, cipher: SecretCipher) -> int:
+        """Nothing is at rest in memory: nothing to seal again."""
+        self._open()
+        return 0
+
+    def probe(self) -> None:
+        self._open()
 
     def set_enabled(self, institution_id: str, enabled: bool) -> bool:
         with self.transaction() as tx:

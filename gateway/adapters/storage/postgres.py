@@ -5,12 +5,19 @@ advisory lock per (institution, person, code) in one global order (sorted keys, 
 requests) before it reads, ``find_answer`` locks its (institution, Reference) the same way, and an EXCLUDE
 constraint lets no two periods of one institution, person and code overlap, whoever writes them. Values keep
 their own types (date, timestamptz, jsonb, boolean); a connection comes from a pool opened on first use.
+
+A lost database costs a request ``timeout`` at most (about a second in ``serve``): the pool waits no longer for a
+connection, and the request fails with ``StorageError``. The pool drops a connection the server closed before
+handing it out, and keeps trying to connect in the background, a few seconds apart at most, so the directory
+serves again, without a restart, soon after the database is back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import select
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -24,6 +31,7 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from gateway.adapters.storage.at_rest import SecretCipher
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, Row, SqlStore, db_api_errors
 from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
@@ -91,6 +99,7 @@ class PostgresDialect(Dialect):
 
     engine = "PostgreSQL"
     errors = POSTGRES_ERRORS
+    lock_rows = " FOR UPDATE"
     schema_version_table = (
         "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
         "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -184,6 +193,26 @@ def _ensure_schema(cur: Cursor) -> None:
     cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
 
 
+# A background connection attempt that fails is retried after 1, 2, 4 ... seconds; giving up after this long
+# lets the next request that finds no connection start a fresh attempt at once, so recovery never waits for a
+# long back-off.
+_RECONNECT_SECONDS = 5.0
+
+
+def _ready_or_dropped(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check before it hands a connection out: raise if the server closed it.
+
+    An idle connection has nothing to read; one that does (the server's goodbye, an end of file) is checked with a
+    round trip, which raises when it is gone. A healthy connection costs a ``select`` with no wait, not a round
+    trip per request.
+    """
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    readable, _, _ = select.select([conn.fileno()], [], [], 0)
+    if readable:
+        ConnectionPool.check_connection(conn)
+
+
 class PostgresStore(SqlStore):
     """The directory in a PostgreSQL database (or one schema of it); the pool opens on first use."""
 
@@ -195,13 +224,14 @@ class PostgresStore(SqlStore):
         min_size: int = 1,
         max_size: int = 8,
         timeout: float = 30.0,
+        cipher: SecretCipher | None = None,
     ) -> None:
         url = with_schema(url, schema) if schema else url
         parts = urlsplit(url)
         port = f":{parts.port}" if parts.port else ""
         # Named without user, password or options: the place shows in messages and logs.
         self._place = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
-        super().__init__(url, PostgresDialect(), self._place)
+        super().__init__(url, PostgresDialect(), self._place, cipher)
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
@@ -228,10 +258,12 @@ class PostgresStore(SqlStore):
                     self.url,
                     min_size=self._min_size,
                     max_size=self._max_size,
-                    kwargs={"autocommit": True},
+                    kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
                     open=False,
                     timeout=self._timeout,
                     name="ksz-gateway",
+                    check=_ready_or_dropped,
+                    reconnect_timeout=_RECONNECT_SECONDS,
                 )
                 try:
                     pool.open(wait=True, timeout=self._timeout)
@@ -240,6 +272,19 @@ class PostgresStore(SqlStore):
                     raise
                 self._pool, self._pool_pid = pool, pid
             return self._pool
+
+    @property
+    def _connect_timeout(self) -> int:
+        return max(2, math.ceil(self._timeout))  # libpq's connect_timeout: whole seconds, 2 at least
+
+    def probe(self) -> None:
+        """Connect once, outside the pool (whose attempts retry and log): ``StorageError`` saying why not."""
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=self._connect_timeout) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())  # libpq's words, on one line
+            raise StorageError(f"{self._where} is unavailable: {reason}") from exc
 
     @contextmanager
     def _begin(self) -> Iterator[Cursor]:
