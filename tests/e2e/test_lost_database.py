@@ -1,7 +1,7 @@
 """A lost database: requests fail fast with the "directory unavailable" fault, the gateway serves again by itself
 once the database is back, and ``serve`` against a database that does not answer says so in one line.
 
-PostgreSQL is lost through a forwarder of the test's own (``lost_database.Forwarder``) between the gateway and
+PostgreSQL is lost through a forwarder of the test's own (``gateway_process.Forwarder``) between the gateway and
 the shared server, which is never disturbed. The HTTP timeouts below only keep a hang from stalling the suite;
 the time each failing request took is reported, not asserted.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from lost_database import Forwarder, consult, free_port, ksz_gateway, serve, stop
+from gateway_process import Forwarder, answering, consult, free_port, ksz_gateway, serve, stop
 
 POSTGRES_ENV = "KSZ_TEST_POSTGRES_URL"
 DEMO_A = ("0212345668", "demo-ocmw-a")
@@ -142,8 +142,6 @@ def test_serve_waits_for_a_database_that_comes_within_wait_for_db(
             time.sleep(0.1)
         assert "Waiting up to 120 s for the directory" in server.log()
         forwarder.start()
-        from lost_database import answering
-
         answering(server, 60)
         answer = consult(server.port, *DEMO_A)
         assert (answer.status, answer.faultcode) == (200, None), answer.body

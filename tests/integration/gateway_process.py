@@ -1,5 +1,6 @@
-"""A database that goes away and comes back, without touching the real one: a TCP forwarder of the test's own
-between the gateway and PostgreSQL, and ``ksz-gateway serve`` started on it.
+"""``ksz-gateway serve --demo`` as a test starts it (``serve``, ``stop``), a Consult signed by hand (``consult``),
+and a database that goes away and comes back without touching the real one: a TCP forwarder of the test's own
+between the gateway and PostgreSQL.
 
 ``Forwarder.cut()`` closes the listening socket and every connection it carries (the gateway sees its database
 close them, then refuse new ones); ``restore()`` listens again on the same loopback port.
