@@ -312,3 +312,28 @@ def test_a_database_others_may_read_is_named_with_its_mode_and_left_as_it_is(tmp
         assert stat.S_IMODE(path.stat().st_mode) == 0o644
     finally:
         store.close()
+
+
+def test_db_upgrade_with_a_key_file_seals_the_clear_secrets_and_says_how_many(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.entrypoints.cli import main
+
+    path = tmp_path / "directory.db"
+    clear = open_store(str(path))
+    clear.upgrade()
+    clear.add_institution(A)
+    clear.close()
+    key_file = tmp_path / "key"
+    write_new_key_file(key_file)
+
+    assert main(["db", "upgrade", "--db", str(path), "--secret-key-file", str(key_file)]) == 0
+    assert f"institution secrets sealed with {key_file} (1 stored in clear until now)" in capsys.readouterr().out
+    with closing(sqlite3.connect(path)) as conn:
+        [(stored,)] = conn.execute("SELECT secret FROM institutions").fetchall()
+    assert stored.startswith(SEALED_PREFIX)
+
+    assert main(["db", "upgrade", "--db", str(path), "--secret-key-file", str(tmp_path / "missing")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"ksz-gateway: error: the key file {tmp_path / 'missing'} cannot be read: No such file or directory"
+    )
