@@ -199,18 +199,13 @@ def _ensure_schema(cur: Cursor) -> None:
 _RECONNECT_SECONDS = 5.0
 
 
-def _ready_or_dropped(conn: psycopg.Connection[Any]) -> None:
-    """The pool's check before it hands a connection out: raise if the server closed it.
-
-    An idle connection has nothing to read; one that does (the server's goodbye, an end of file) is checked with a
-    round trip, which raises when it is gone. A healthy connection costs a ``select`` with no wait, not a round
-    trip per request.
-    """
+def _suspect(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection may be gone: closed, broken, or with something to read (an idle connection has
+    nothing to read; the server's goodbye or an end of file makes it readable)."""
     if conn.closed or conn.broken:
-        raise psycopg.OperationalError("the connection is closed")
+        return True
     readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    if readable:
-        ConnectionPool.check_connection(conn)
+    return bool(readable)
 
 
 class PostgresStore(SqlStore):
@@ -262,7 +257,7 @@ class PostgresStore(SqlStore):
                     open=False,
                     timeout=self._timeout,
                     name="ksz-gateway",
-                    check=_ready_or_dropped,
+                    check=self._ready_or_dropped,
                     reconnect_timeout=_RECONNECT_SECONDS,
                 )
                 try:
@@ -272,6 +267,24 @@ class PostgresStore(SqlStore):
                     raise
                 self._pool, self._pool_pid = pool, pid
             return self._pool
+
+    def _ready_or_dropped(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check before it hands a connection out: raise if the server closed it.
+
+        A healthy connection costs a ``select`` with no wait, not a round trip per request; a suspect one is
+        checked with a round trip. When one was gone, the others idle beside it most likely went with it (a
+        restarted server, a cut link): they are all checked at once, so the request waits for a fresh connection
+        instead of meeting them one by one (psycopg_pool backs off a second between two failed checks).
+        """
+        if not _suspect(conn):
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            pool = self._pool
+            if pool is not None and self._pool_pid == os.getpid():
+                pool.check()
+            raise
 
     @property
     def _connect_timeout(self) -> int:
