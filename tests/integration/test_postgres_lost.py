@@ -15,7 +15,7 @@ import pytest
 from gateway_process import Forwarder
 
 from gateway.adapters.storage.postgres import PostgresStore, with_schema
-from gateway.app.ports import InstitutionRecord
+from gateway.app.ports import InstitutionRecord, Store
 from gateway.errors import StorageError
 
 pytestmark = pytest.mark.postgres
@@ -45,7 +45,7 @@ def forwarded() -> Iterator[tuple[Forwarder, PostgresStore]]:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def hold_connections(store: PostgresStore, count: int) -> None:
+def hold_connections(store: Store, count: int) -> None:
     """Make the pool open ``count`` connections: ``count`` transactions open at once, then all ended."""
     inside = threading.Barrier(count + 1)
     leave = threading.Event()
@@ -108,3 +108,17 @@ def test_the_store_serves_again_without_being_reopened_once_the_database_is_back
     else:
         pytest.fail("the store did not serve again after 120 tries")
     assert found == [A]
+
+
+def test_a_store_opened_for_n_threads_gives_each_its_connection_without_waiting_for_another(
+    postgres_store: Store, postgres_url: str
+) -> None:
+    from gateway.adapters.storage import open_store
+
+    store = open_store(postgres_url, timeout=1.0, connections=12)  # postgres_store: the schema emptied
+    try:
+        store.upgrade()
+        store.add_institution(A)
+        hold_connections(store, 12)  # twelve transactions open at once: none waits past the 1 s timeout
+    finally:
+        store.close()

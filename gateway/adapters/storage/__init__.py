@@ -51,18 +51,27 @@ class DirectoryStore(Store, Protocol):
         ...
 
 
-def open_store(url_or_path: str, *, cipher: SecretCipher | None = None, timeout: float | None = None) -> DirectoryStore:
+def open_store(
+    url_or_path: str,
+    *,
+    cipher: SecretCipher | None = None,
+    timeout: float | None = None,
+    connections: int | None = None,
+) -> DirectoryStore:
     """The store at ``url_or_path``: PostgreSQL for a ``postgresql://`` URL, memory for ``memory:``, else SQLite.
 
-    ``cipher`` seals institution secrets at rest; ``timeout`` bounds how long a PostgreSQL request waits for a
-    connection (the pool's default otherwise).
+    ``cipher`` seals institution secrets at rest. For PostgreSQL, ``timeout`` bounds how long a request waits for
+    a connection and ``connections`` is how many the pool may open at least (each the pool's default otherwise).
     """
     if url_or_path.startswith(_POSTGRES_SCHEMES):
-        from gateway.adapters.storage.postgres import PostgresStore
+        from gateway.adapters.storage.postgres import POOL_SIZE, POOL_TIMEOUT, PostgresStore
 
-        if timeout is None:
-            return PostgresStore(url_or_path, cipher=cipher)
-        return PostgresStore(url_or_path, cipher=cipher, timeout=timeout)
+        return PostgresStore(
+            url_or_path,
+            cipher=cipher,
+            timeout=POOL_TIMEOUT if timeout is None else timeout,
+            max_size=max(POOL_SIZE, connections or 0),
+        )
     if url_or_path.startswith(MEMORY_SCHEME):
         from gateway.adapters.storage.memory import MemoryStore
 

@@ -36,7 +36,15 @@ from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, Row, SqlSt
 from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
 
-__all__ = ["POSTGRES_ERRORS", "PostgresDialect", "PostgresStore", "lock_key", "with_schema"]
+__all__ = [
+    "POOL_SIZE",
+    "POOL_TIMEOUT",
+    "POSTGRES_ERRORS",
+    "PostgresDialect",
+    "PostgresStore",
+    "lock_key",
+    "with_schema",
+]
 
 # Every class psycopg raises (one per SQLSTATE) and its pool's (OperationalErrors) is a subclass of one of
 # PEP 249's; the few whose meaning differs from their class's are named here.
@@ -193,6 +201,9 @@ def _ensure_schema(cur: Cursor) -> None:
     cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
 
 
+POOL_SIZE = 8  # connections a store's pool opens at most, unless told more
+POOL_TIMEOUT = 30.0  # seconds a request waits for a connection, unless told otherwise (serve: --db-timeout)
+
 # A background connection attempt that fails is retried after 1, 2, 4 ... seconds; giving up after this long
 # lets the next request that finds no connection start a fresh attempt at once, so recovery never waits for a
 # long back-off.
@@ -217,8 +228,8 @@ class PostgresStore(SqlStore):
         *,
         schema: str | None = None,
         min_size: int = 1,
-        max_size: int = 8,
-        timeout: float = 30.0,
+        max_size: int = POOL_SIZE,
+        timeout: float = POOL_TIMEOUT,
         cipher: SecretCipher | None = None,
     ) -> None:
         url = with_schema(url, schema) if schema else url

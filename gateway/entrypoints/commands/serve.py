@@ -228,7 +228,13 @@ def handle_serve(args: argparse.Namespace) -> int:
     from gateway.errors import GatewayError
 
     try:
-        opener = partial(open_store, cipher=cipher_of(settings.secret_key_file), timeout=settings.db_timeout_seconds)
+        # A connection for each request-handling thread: a request waits for one only when the database is away.
+        opener = partial(
+            open_store,
+            cipher=cipher_of(settings.secret_key_file),
+            timeout=settings.db_timeout_seconds,
+            connections=settings.threads,
+        )
         store = opener(settings.db)
     except GatewayError as exc:
         print(f"ksz-gateway serve: {exc.message}", file=sys.stderr)
