@@ -215,8 +215,9 @@ def _suspect(conn: psycopg.Connection[Any]) -> bool:
     nothing to read; the server's goodbye or an end of file makes it readable)."""
     if conn.closed or conn.broken:
         return True
-    readable, _, _ = select.select([conn.fileno()], [], [], 0)
-    return bool(readable)
+    waiting = select.poll()  # not select(): a worker's descriptors may number past its FD_SETSIZE of 1024
+    waiting.register(conn.fileno(), select.POLLIN)
+    return bool(waiting.poll(0))  # readable, hung up or in error
 
 
 class PostgresStore(SqlStore):
@@ -282,7 +283,7 @@ class PostgresStore(SqlStore):
     def _ready_or_dropped(self, conn: psycopg.Connection[Any]) -> None:
         """The pool's check before it hands a connection out: raise if the server closed it.
 
-        A healthy connection costs a ``select`` with no wait, not a round trip per request; a suspect one is
+        A healthy connection costs a ``poll`` with no wait, not a round trip per request; a suspect one is
         checked with a round trip. When one was gone, the others idle beside it most likely went with it (a
         restarted server, a cut link): they are all checked at once, so the request waits for a fresh connection
         instead of meeting them one by one (psycopg_pool backs off a second between two failed checks).
