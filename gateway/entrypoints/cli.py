@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "gateway.entrypoints.commands.provider",
     "gateway.entrypoints.commands.certificates",
     "gateway.entrypoints.commands.security",
+    "gateway.entrypoints.commands.keys",
 )
 
 
@@ -36,8 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from gateway.errors import GatewayError
+
     args = build_parser().parse_args(list(argv) if argv is not None else sys.argv[1:])
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
         return 130
+    except GatewayError as exc:  # an unusable key file, a database away: one line, no traceback
+        print(f"ksz-gateway: error: {exc.message}", file=sys.stderr)
+        return 2

@@ -71,6 +71,12 @@ class Settings:
     auth_failures_delay_seconds: float = 2.0
     auth_failures_retention_days: int = 30
     auth_failures_refresh_seconds: float = 1.0
+    # Secrets at rest and a lost database: the key file that seals institution secrets in the database (None:
+    # stored in clear), how long a request waits for a PostgreSQL connection before it fails with "directory
+    # unavailable", and how long ``serve`` waits at start for a database that does not answer (0: not at all).
+    secret_key_file: Path | None = None
+    db_timeout_seconds: float = 1.0
+    wait_for_db_seconds: float = 0.0
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

@@ -12,7 +12,8 @@ the SQL stores chain it (``gateway.app.audit_chain``), numbered without gaps in 
 
 ``memory:`` opens a private directory; ``memory:NAME`` the process's directory of that name, shared by every
 store opened on it for as long as one of them exists (so a store closed and opened again finds what was
-committed, as with a file). Nothing survives the process.
+committed, as with a file). Nothing survives the process, so nothing is at rest: secrets stay in clear and a key
+file, if given, is not used.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from itertools import pairwise
 from typing import TypeVar
 
 from gateway.adapters.storage import MEMORY_SCHEME, common
+from gateway.adapters.storage.at_rest import SecretCipher
 from gateway.adapters.storage.common import PruneSchedule, dump_json, utc
 from gateway.adapters.storage.migrations import latest_version
 from gateway.app.audit_chain import GENESIS, ChainedRecord, Checkpoint, Signer, content_digest, link_hash
@@ -288,7 +290,9 @@ class MemoryTransaction:
 class MemoryStore:
     """A directory in memory (``memory:`` or ``memory:NAME``); safe for many threads of one process."""
 
-    def __init__(self, url: str = MEMORY_SCHEME, *, audit_signer: Signer | None = None) -> None:
+    def __init__(
+        self, url: str = MEMORY_SCHEME, *, cipher: SecretCipher | None = None, audit_signer: Signer | None = None
+    ) -> None:
         if not url.startswith(MEMORY_SCHEME):
             raise ValueError(f"a memory store's URL starts with {MEMORY_SCHEME!r}, not {url!r}")
         self.url = url
@@ -354,6 +358,19 @@ class MemoryStore:
     def set_secret(self, institution_id: str, secret: str) -> bool:
         with self.transaction() as tx:
             return tx._change_institution(institution_id, lambda r: dataclasses.replace(r, secret=secret))
+
+    def seal_secrets(self) -> int:
+        """Nothing is at rest in memory: nothing to seal."""
+        self._open()
+        return 0
+
+    def reseal_secrets(self, cipher: SecretCipher) -> int:
+        """Nothing is at rest in memory: nothing to seal again."""
+        self._open()
+        return 0
+
+    def probe(self) -> None:
+        self._open()
 
     def set_enabled(self, institution_id: str, enabled: bool) -> bool:
         with self.transaction() as tx:

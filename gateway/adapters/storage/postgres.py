@@ -7,12 +7,19 @@ constraint lets no two periods of one institution, person and code overlap, whoe
 record is appended to the audit chain by one statement (``audit_append``) under one more advisory lock, taken
 last in the transaction and held until it ends, so chain order is commit order. Values keep
 their own types (date, timestamptz, jsonb, boolean); a connection comes from a pool opened on first use.
+
+A lost database costs a request ``timeout`` at most (about a second in ``serve``): the pool waits no longer for a
+connection, and the request fails with ``StorageError``. The pool drops a connection the server closed before
+handing it out, and keeps trying to connect in the background, a few seconds apart at most, so the directory
+serves again, without a restart, soon after the database is back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import select
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,12 +33,21 @@ from psycopg.rows import TupleRow
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from gateway.adapters.storage.at_rest import SecretCipher
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, Row, SqlStore, db_api_errors
 from gateway.app.audit_chain import Signer
 from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
 
-__all__ = ["POSTGRES_ERRORS", "PostgresDialect", "PostgresStore", "lock_key", "with_schema"]
+__all__ = [
+    "POOL_SIZE",
+    "POOL_TIMEOUT",
+    "POSTGRES_ERRORS",
+    "PostgresDialect",
+    "PostgresStore",
+    "lock_key",
+    "with_schema",
+]
 
 # Every class psycopg raises (one per SQLSTATE) and its pool's (OperationalErrors) is a subclass of one of
 # PEP 249's; the few whose meaning differs from their class's are named here.
@@ -98,6 +114,7 @@ class PostgresDialect(Dialect):
 
     engine = "PostgreSQL"
     errors = POSTGRES_ERRORS
+    lock_rows = " FOR UPDATE"
     schema_version_table = (
         "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, "
         "description text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())"
@@ -200,6 +217,25 @@ def _ensure_schema(cur: Cursor) -> None:
     cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
 
 
+POOL_SIZE = 8  # connections a store's pool opens at most, unless told more
+POOL_TIMEOUT = 30.0  # seconds a request waits for a connection, unless told otherwise (serve: --db-timeout)
+
+# A background connection attempt that fails is retried after 1, 2, 4 ... seconds; giving up after this long
+# lets the next request that finds no connection start a fresh attempt at once, so recovery never waits for a
+# long back-off.
+_RECONNECT_SECONDS = 5.0
+
+
+def _suspect(conn: psycopg.Connection[Any]) -> bool:
+    """Whether an idle connection may be gone: closed, broken, or with something to read (an idle connection has
+    nothing to read; the server's goodbye or an end of file makes it readable)."""
+    if conn.closed or conn.broken:
+        return True
+    waiting = select.poll()  # not select(): a worker's descriptors may number past its FD_SETSIZE of 1024
+    waiting.register(conn.fileno(), select.POLLIN)
+    return bool(waiting.poll(0))  # readable, hung up or in error
+
+
 class PostgresStore(SqlStore):
     """The directory in a PostgreSQL database (or one schema of it); the pool opens on first use."""
 
@@ -209,8 +245,9 @@ class PostgresStore(SqlStore):
         *,
         schema: str | None = None,
         min_size: int = 1,
-        max_size: int = 8,
-        timeout: float = 30.0,
+        max_size: int = POOL_SIZE,
+        timeout: float = POOL_TIMEOUT,
+        cipher: SecretCipher | None = None,
         audit_signer: Signer | None = None,
     ) -> None:
         url = with_schema(url, schema) if schema else url
@@ -218,7 +255,7 @@ class PostgresStore(SqlStore):
         port = f":{parts.port}" if parts.port else ""
         # Named without user, password or options: the place shows in messages and logs.
         self._place = f"{parts.scheme}://{parts.hostname or ''}{port}{parts.path}"
-        super().__init__(url, PostgresDialect(), self._place, audit_signer)
+        super().__init__(url, PostgresDialect(), self._place, cipher, audit_signer)
         self._min_size = min_size
         self._max_size = max_size
         self._timeout = timeout
@@ -245,10 +282,12 @@ class PostgresStore(SqlStore):
                     self.url,
                     min_size=self._min_size,
                     max_size=self._max_size,
-                    kwargs={"autocommit": True},
+                    kwargs={"autocommit": True, "connect_timeout": self._connect_timeout},
                     open=False,
                     timeout=self._timeout,
                     name="ksz-gateway",
+                    check=self._ready_or_dropped,
+                    reconnect_timeout=_RECONNECT_SECONDS,
                 )
                 try:
                     pool.open(wait=True, timeout=self._timeout)
@@ -257,6 +296,37 @@ class PostgresStore(SqlStore):
                     raise
                 self._pool, self._pool_pid = pool, pid
             return self._pool
+
+    def _ready_or_dropped(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check before it hands a connection out: raise if the server closed it.
+
+        A healthy connection costs a ``poll`` with no wait, not a round trip per request; a suspect one is
+        checked with a round trip. When one was gone, the others idle beside it most likely went with it (a
+        restarted server, a cut link): they are all checked at once, so the request waits for a fresh connection
+        instead of meeting them one by one (psycopg_pool backs off a second between two failed checks).
+        """
+        if not _suspect(conn):
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            pool = self._pool
+            if pool is not None and self._pool_pid == os.getpid():
+                pool.check()
+            raise
+
+    @property
+    def _connect_timeout(self) -> int:
+        return max(2, math.ceil(self._timeout))  # libpq's connect_timeout: whole seconds, 2 at least
+
+    def probe(self) -> None:
+        """Connect once, outside the pool (whose attempts retry and log): ``StorageError`` saying why not."""
+        try:
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=self._connect_timeout) as conn:
+                conn.execute("SELECT 1")
+        except psycopg.Error as exc:
+            reason = " ".join(str(exc).split())  # libpq's words, on one line
+            raise StorageError(f"{self._where} is unavailable: {reason}") from exc
 
     @contextmanager
     def _begin(self) -> Iterator[Cursor]:

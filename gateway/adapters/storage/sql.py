@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from types import ModuleType
 from typing import Any, ClassVar, Protocol
 
+from gateway.adapters.storage.at_rest import SEALED_PREFIX, SecretCipher, SecretColumn, is_sealed
 from gateway.adapters.storage.common import (
     PeriodKey,
     PruneSchedule,
@@ -116,11 +117,16 @@ _PERIOD_KEY = "institution_id = ? AND ssin = ? AND code = ?"
 _DELETE_PERIODS = f"DELETE FROM periods WHERE {_PERIOD_KEY}"
 _INSERT_PERIOD = "INSERT INTO periods (institution_id, ssin, code, start_date, end_date) VALUES (?, ?, ?, ?, ?)"
 _PERIOD_COLUMNS = "institution_id, ssin, code, start_date"
+_SEALED_TEST = (len(SEALED_PREFIX), SEALED_PREFIX)  # substr(secret, 1, ?) = ?: the secret is sealed
 
 
-def _institution(row: Row) -> InstitutionRecord:
+def _institution(row: Row, secrets: SecretColumn) -> InstitutionRecord:
     return InstitutionRecord(
-        id=str(row[0]), name=str(row[1]), sector=int(row[2]), secret=str(row[3]), enabled=bool(row[4])
+        id=str(row[0]),
+        name=str(row[1]),
+        sector=int(row[2]),
+        secret=secrets.read(str(row[0]), str(row[3])),
+        enabled=bool(row[4]),
     )
 
 
@@ -176,6 +182,7 @@ class Dialect:
     errors: ClassVar[ErrorTable]
     schema_version_table: ClassVar[str]  # CREATE TABLE IF NOT EXISTS schema_version (...)
     chunk: ClassVar[int] = 500  # values a membership test binds at most
+    lock_rows: ClassVar[str] = ""  # appended to a SELECT whose rows the transaction will update
 
     @property
     def foreign(self) -> tuple[type[Exception], ...]:
@@ -279,10 +286,13 @@ class Dialect:
 class SqlTransaction:
     """The port's unit of work on one cursor inside an engine's write transaction."""
 
-    def __init__(self, cur: Cursor, dialect: Dialect, prune: PruneSchedule, signer: Signer | None = None) -> None:
+    def __init__(
+        self, cur: Cursor, dialect: Dialect, prune: PruneSchedule, secrets: SecretColumn, signer: Signer | None = None
+    ) -> None:
         self._cur = cur
         self._dialect = dialect
         self._prune = prune
+        self._secrets = secrets
         self._signer = signer
 
     def _run(self, statement: str, params: Sequence[Any] = ()) -> Cursor:
@@ -290,7 +300,7 @@ class SqlTransaction:
 
     def institution(self, institution_id: str) -> InstitutionRecord | None:
         row = self._run(f"{_SELECT_INSTITUTION} WHERE id = ?", (institution_id,)).fetchone()
-        return None if row is None else _institution(row)
+        return None if row is None else _institution(row, self._secrets)
 
     def read_periods(self, institution_id: str, code: int, ssins: Sequence[str]) -> dict[str, PeriodSet]:
         wanted = sorted(set(ssins))
@@ -412,11 +422,19 @@ class SqlStore(ABC):
 
     url: str
 
-    def __init__(self, url: str, dialect: Dialect, place: str, audit_signer: Signer | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        dialect: Dialect,
+        place: str,
+        cipher: SecretCipher | None = None,
+        audit_signer: Signer | None = None,
+    ) -> None:
         self.url = url
         self._dialect = dialect
         self._where = f"the {dialect.engine} directory {place}"
         self._prune = PruneSchedule()
+        self._secrets = SecretColumn(cipher, self._where)
         self._signer = audit_signer
 
     # -- what each engine provides -------------------------------------------------------------------------
@@ -487,7 +505,7 @@ class SqlStore(ABC):
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self._write() as cur:
-            yield SqlTransaction(cur, self._dialect, self._prune, self._signer)
+            yield SqlTransaction(cur, self._dialect, self._prune, self._secrets, self._signer)
 
     # -- the operator's administration ---------------------------------------------------------------------
 
@@ -497,21 +515,72 @@ class SqlStore(ABC):
                 cur,
                 "INSERT INTO institutions (id, name, sector, secret, enabled) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (id) DO NOTHING",
-                (record.id, record.name, record.sector, record.secret, self._dialect.flag(record.enabled)),
+                (
+                    record.id,
+                    record.name,
+                    record.sector,
+                    self._stored_secret(cur, record.secret),
+                    self._dialect.flag(record.enabled),
+                ),
             ).rowcount
             if added != 1:
                 raise InstitutionExists(f"institution {record.id} already exists")
 
     def institutions(self) -> list[InstitutionRecord]:
-        return [_institution(r) for r in self._read(f"{_SELECT_INSTITUTION} ORDER BY id")]
+        return [_institution(r, self._secrets) for r in self._read(f"{_SELECT_INSTITUTION} ORDER BY id")]
 
     def _update_institution(self, column: str, value: Any, institution_id: str) -> bool:
         with self._write() as cur:
+            if column == "secret":
+                value = self._stored_secret(cur, value)
             statement = f"UPDATE institutions SET {column} = ? WHERE id = ?"
             return bool(self._dialect.execute(cur, statement, (value, institution_id)).rowcount == 1)
 
     def set_secret(self, institution_id: str, secret: str) -> bool:
         return self._update_institution("secret", secret, institution_id)
+
+    # -- secrets at rest -----------------------------------------------------------------------------------
+
+    def _stored_secret(self, cur: Cursor, secret: str) -> str:
+        """``secret`` as the column keeps it; in clear only while no other secret is sealed."""
+        if self._secrets.cipher is None:
+            sealed = self._dialect.execute(
+                cur, "SELECT 1 FROM institutions WHERE substr(secret, 1, ?) = ? LIMIT 1", _SEALED_TEST
+            )
+            if sealed.fetchone() is not None:
+                raise self._secrets.refuse_clear_beside_sealed()
+        return self._secrets.write(secret)
+
+    def seal_secrets(self) -> int:
+        """Check that every secret opens (``StorageError`` naming the first that does not), then seal those
+        stored in clear, in one transaction; how many were sealed (0 without a key)."""
+        rows = self._read("SELECT id, secret FROM institutions ORDER BY id")
+        for institution_id, stored in rows:
+            self._secrets.read(str(institution_id), str(stored))  # each one must open
+        if self._secrets.cipher is None or all(is_sealed(str(stored)) for _, stored in rows):
+            return 0
+        with self._write() as cur:
+            clear = self._dialect.execute(
+                cur,
+                f"SELECT id, secret FROM institutions WHERE substr(secret, 1, ?) <> ? ORDER BY id"
+                f"{self._dialect.lock_rows}",
+                _SEALED_TEST,
+            ).fetchall()
+            sealed = [(self._secrets.write(str(stored)), str(i)) for i, stored in clear]
+            self._dialect.executemany(cur, "UPDATE institutions SET secret = ? WHERE id = ?", sealed)
+            return len(sealed)
+
+    def reseal_secrets(self, cipher: SecretCipher) -> int:
+        """Every secret opened with this store's key (or read in clear) and sealed again by ``cipher``, in one
+        transaction; how many. Nothing is written unless every secret opens."""
+        target = SecretColumn(cipher, self._where)
+        with self._write() as cur:
+            rows = self._dialect.execute(
+                cur, f"SELECT id, secret FROM institutions ORDER BY id{self._dialect.lock_rows}"
+            ).fetchall()
+            resealed = [(target.write(self._secrets.read(str(i), str(stored))), str(i)) for i, stored in rows]
+            self._dialect.executemany(cur, "UPDATE institutions SET secret = ? WHERE id = ?", resealed)
+            return len(resealed)
 
     def set_enabled(self, institution_id: str, enabled: bool) -> bool:
         return self._update_institution("enabled", self._dialect.flag(enabled), institution_id)

@@ -11,6 +11,10 @@ sleeps 1, 2, 5, 10 ms at a time and left a third of the machine idle under load)
 the last transactions before a power cut can be lost; ``synchronous="FULL"`` buys that too, at an fsync a
 commit. SQLite has no date, timestamp, JSON or boolean type: dates are ISO text, timestamps fixed-width
 UTC ISO text (so text order is time order), JSON its text, flags 0 and 1.
+
+The file, its ``-wal`` and ``-shm`` (SQLite gives them the database's mode) and the writers' lock are created
+0600, whatever the umask: the directory holds every institution's secret. A file found with a looser mode is
+left as the operator made it (``exposed_files`` names it, ``serve`` says so).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.adapters.storage.at_rest import SecretCipher, create_private, exposed_mode
 from gateway.adapters.storage.common import utc
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, SqlStore, db_api_errors
 from gateway.app.audit_chain import Signer
@@ -72,6 +77,7 @@ class SqliteStore(SqlStore):
         *,
         busy_timeout_ms: int = 30_000,
         synchronous: str = "NORMAL",
+        cipher: SecretCipher | None = None,
         audit_signer: Signer | None = None,
     ):
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -79,7 +85,7 @@ class SqliteStore(SqlStore):
         url = os.fspath(path)
         if url == ":memory:":
             raise ValueError("SQLite's :memory: is one database per thread here; open 'memory:' for a memory store")
-        super().__init__(url, SqliteDialect(), url, audit_signer)
+        super().__init__(url, SqliteDialect(), url, cipher, audit_signer)
         self._busy_timeout_ms = busy_timeout_ms
         self._synchronous = synchronous.upper()
         self._local = threading.local()
@@ -94,6 +100,7 @@ class SqliteStore(SqlStore):
     # -- connections ---------------------------------------------------------------------------------------
 
     def _connect(self) -> sqlite3.Connection:
+        create_private(self.url)  # before SQLite creates it with the umask's mode; its -wal and -shm follow it
         conn = sqlite3.connect(
             self.url,
             isolation_level=None,  # we issue BEGIN / COMMIT ourselves
@@ -132,7 +139,7 @@ class SqliteStore(SqlStore):
         if fd is not None and getattr(self._local, "gate_pid", None) == pid:
             return fd
         try:
-            fd = os.open(f"{self.url}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            fd = os.open(f"{self.url}-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as exc:
             raise StorageError(f"cannot open the writers' lock of {self._where}: {exc}") from exc
         with self._lock:
@@ -160,6 +167,18 @@ class SqliteStore(SqlStore):
     @contextmanager
     def _cursor(self) -> Iterator[Cursor]:
         yield self._conn().cursor()
+
+    def exposed_files(self) -> list[tuple[str, int]]:
+        """The directory's files (database, -wal, -shm, writers' lock) that others may read, with their modes."""
+        found = ((name, exposed_mode(name)) for name in self.files())
+        return [(name, mode) for name, mode in found if mode is not None]
+
+    def files(self) -> list[str]:
+        return [self.url, *(f"{self.url}{suffix}" for suffix in ("-wal", "-shm", "-journal", "-writer.lock"))]
+
+    def probe(self) -> None:
+        with self._translated():
+            self._conn().execute("SELECT 1").fetchone()
 
     # -- schema and shutdown -------------------------------------------------------------------------------
 

@@ -2,7 +2,8 @@
 
 Invariant: each command opens the store named by ``--db``, runs one use case of the application layer on it
 (``gateway.app.transfer`` for import and export), closes the store whatever happens, and answers an unusable file
-or database with one line naming it and exit code 2; ``import`` exits 1 when it rejected a line.
+or database with one line naming it and exit code 2; ``import`` exits 1 when it rejected a line. ``db upgrade``
+with a key file also seals the institution secrets stored in clear.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from gateway.adapters.storage import DirectoryStore
     from gateway.app.ports import Store
     from gateway.app.transfer import ImportReport, Rejected
 
@@ -33,6 +37,9 @@ def register(subparsers: Any) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema to the newest version")
     db_option(upgrade)
+    from gateway.entrypoints.commands.keys import add_key_file_option
+
+    add_key_file_option(upgrade)  # with a key file, also seals the secrets stored in clear
     upgrade.set_defaults(handler=handle_upgrade)
 
     imp = subparsers.add_parser(
@@ -58,12 +65,17 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _with_store(url: str, work: Callable[[Store], int]) -> int:
-    """``work`` on the store at ``url``, closed afterwards; a file or database that fails is a one-line error."""
+def _with_store(url: str, work: Callable[[DirectoryStore], int], key_file: Path | None = None) -> int:
+    """``work`` on the store at ``url`` (secrets sealed with ``key_file``'s key), closed afterwards; a file or
+    database that fails is a one-line error."""
     from gateway.adapters.storage import open_store
+    from gateway.entrypoints.commands.keys import cipher_of
     from gateway.errors import GatewayError
 
-    store = open_store(url)
+    try:
+        store = open_store(url, cipher=cipher_of(key_file))
+    except GatewayError as exc:
+        return _fail(exc.message)
     try:
         return work(store)
     except OSError as exc:
@@ -78,11 +90,14 @@ def _with_store(url: str, work: Callable[[Store], int]) -> int:
 
 
 def handle_upgrade(args: argparse.Namespace) -> int:
-    def upgrade(store: Store) -> int:
+    def upgrade(store: DirectoryStore) -> int:
         print(f"directory schema at version {store.upgrade()}")
+        if args.secret_key_file is not None:
+            sealed = store.seal_secrets()  # every secret must open with the key first
+            print(f"institution secrets sealed with {args.secret_key_file} ({sealed} stored in clear until now)")
         return 0
 
-    return _with_store(args.db, upgrade)
+    return _with_store(args.db, upgrade, args.secret_key_file)
 
 
 # -- import ----------------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 add-certificate, remove-certificate).
 
 Invariant: ``serve`` checks its flow catalogue and its audit key file and upgrades the schema before it answers
-anything, says aloud when it runs with public demo secrets, a fixed day, an operator's flow catalogue or no audit
-key, and never leaves the demo identities usable on a server started without ``--demo``; an institution's secret
-is generated here, strong, and printed exactly once.
+anything, says aloud when it runs with public demo secrets, a fixed day, an operator's flow catalogue, no audit key
+or secrets stored in clear, and never leaves the demo identities usable on a server started without ``--demo``; it
+starts only on a database that answers and whose every secret it can read (else one line and exit code 2); an
+institution's secret is generated here, strong, and printed exactly once.
 """
 
 from __future__ import annotations
@@ -143,6 +144,24 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--allow-password-text", action="store_true", help="accept WS-Security #PasswordText (digest only by default)"
     )
+    from gateway.entrypoints.commands.keys import add_key_file_option
+
+    add_key_file_option(serve)
+    serve.add_argument(
+        "--db-timeout",
+        type=seconds(0, 60, above_low=True),
+        default=_DEFAULTS.db_timeout_seconds,
+        metavar="SECONDS",
+        help="how long a request waits for a PostgreSQL connection before it fails with 'directory unavailable' "
+        f"({_DEFAULTS.db_timeout_seconds:g})",
+    )
+    serve.add_argument(
+        "--wait-for-db",
+        type=seconds(0, 86400),
+        default=_DEFAULTS.wait_for_db_seconds,
+        metavar="SECONDS",
+        help="at start, wait this long for a database that does not answer (0: say so and exit at once)",
+    )
     serve.add_argument(
         "--flows",
         type=Path,
@@ -158,13 +177,16 @@ def register(subparsers: Any) -> None:
     add.add_argument("name", metavar="NAME")
     add.add_argument("sector", type=int, metavar="SECTOR", help="sector number (17 for an OCMW)")
     db_option(add)
+    add_key_file_option(add)
     add.set_defaults(handler=handle_add)
     listing = actions.add_parser("list", help="list the institutions (never their secrets)")
     db_option(listing)
+    add_key_file_option(listing)
     listing.set_defaults(handler=handle_list)
     rotate = actions.add_parser("rotate-secret", help="give an institution a new secret, printed once")
     rotate.add_argument("id", type=enterprise_number, metavar="ID")
     db_option(rotate)
+    add_key_file_option(rotate)
     rotate.set_defaults(handler=handle_rotate)
     disable = actions.add_parser("disable", help="refuse every request of an institution from now on")
     disable.add_argument("id", type=enterprise_number, metavar="ID")
@@ -173,6 +195,9 @@ def register(subparsers: Any) -> None:
     from gateway.entrypoints.commands.certificates import register_institution_actions
 
     register_institution_actions(actions, db_option, enterprise_number)
+    from gateway.entrypoints.commands.keys import register_institution_actions as register_key_actions
+
+    register_key_actions(actions, db_option)
 
 
 # -- serve ----------------------------------------------------------------------------------------------
@@ -209,6 +234,9 @@ def handle_serve(args: argparse.Namespace) -> int:
         audit_key_file=args.audit_key_file,
         audit_checkpoint_every=args.audit_checkpoint_every,
         **throttle_settings(args),
+        secret_key_file=args.secret_key_file,
+        db_timeout_seconds=args.db_timeout,
+        wait_for_db_seconds=args.wait_for_db,
     )
     from gateway.entrypoints.compose import throttle_policy
 
@@ -231,19 +259,43 @@ def handle_serve(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
     logging.getLogger("spyne").setLevel(logging.WARNING)
 
-    store = open_store(settings.db)
+    from gateway.entrypoints.commands.keys import cipher_of, secrets_at_rest, wait_for_directory
+    from gateway.errors import GatewayError
+
     try:
+        # A connection for each request-handling thread: a request waits for one only when the database is away.
+        opener = partial(
+            open_store,
+            cipher=cipher_of(settings.secret_key_file),
+            timeout=settings.db_timeout_seconds,
+            connections=settings.threads,
+            audit_signer=signer,
+        )
+        store = opener(settings.db)
+    except GatewayError as exc:
+        print(f"ksz-gateway serve: {exc.message}", file=sys.stderr)
+        return 2
+    try:
+        wait_for_directory(store, settings.wait_for_db_seconds, lambda line: print(line, file=sys.stderr))
         version = store.upgrade()
+        notes, warnings = secrets_at_rest(store, settings.secret_key_file)
         if settings.demo:
             ensure_demo(store)
         else:
             _retire_demo_identities(store, DEMO_INSTITUTIONS)
+    except GatewayError as exc:  # a database away, a secret no key opens: one line, and no server
+        print(f"ksz-gateway serve: {exc.message}", file=sys.stderr)
+        return 2
     finally:
         store.close()  # each worker opens its own after the fork
 
     scheme = "http" if settings.certfile is None else "https"
     endpoint = f"{scheme}://{_url_host(settings.host)}:{settings.port}/soap/repertorium"
     print(f"Directory: {store!r}, schema version {version}.")
+    for line in notes:
+        print(line)
+    for line in warnings:
+        print(line, file=sys.stderr)
     if settings.demo:
         print(
             "Demo mode: the demo institutions 0212345668, 0212345767, 0212345866 and 0212345965 are enabled with "
@@ -302,7 +354,7 @@ def handle_serve(args: argparse.Namespace) -> int:
         f"address after {policy.address_limit} (ksz-gateway security blocked)."
     )
     sys.stdout.flush()
-    GatewayServer(settings, partial(open_store, audit_signer=signer)).run()
+    GatewayServer(settings, opener).run()
     return 0
 
 
@@ -367,11 +419,13 @@ def _retire_demo_identities(store: Store, demo: tuple[Any, ...]) -> None:
 
 
 @contextmanager
-def _opened(db: str) -> Iterator[Store]:
-    """The store at ``db``, upgraded, closed when the command is done with it."""
+def _opened(db: str, key_file: Path | None = None) -> Iterator[Store]:
+    """The store at ``db`` (its secrets sealed with ``key_file``'s key), upgraded, closed when the command is
+    done with it."""
     from gateway.adapters.storage import open_store
+    from gateway.entrypoints.commands.keys import cipher_of
 
-    store = open_store(db)
+    store = open_store(db, cipher=cipher_of(key_file))
     try:
         store.upgrade()
         yield store
@@ -388,7 +442,7 @@ def handle_add(args: argparse.Namespace) -> int:
     from gateway.errors import InstitutionExists, StorageError
 
     secret = _new_secret()
-    with _opened(args.db) as store:
+    with _opened(args.db, args.secret_key_file) as store:
         try:
             store.add_institution(InstitutionRecord(args.id, args.name, args.sector, secret))
         except (InstitutionExists, StorageError) as exc:
@@ -402,7 +456,7 @@ def handle_add(args: argparse.Namespace) -> int:
 def handle_list(args: argparse.Namespace) -> int:
     from gateway.entrypoints.commands.certificates import describe
 
-    with _opened(args.db) as store:
+    with _opened(args.db, args.secret_key_file) as store:
         records = store.institutions()
         certificates = store.certificates()
     for record in records:
@@ -416,7 +470,7 @@ def handle_list(args: argparse.Namespace) -> int:
 
 def handle_rotate(args: argparse.Namespace) -> int:
     secret = _new_secret()
-    with _opened(args.db) as store:
+    with _opened(args.db, args.secret_key_file) as store:
         found = store.set_secret(args.id, secret)
     if not found:
         print(f"No institution {args.id}.", file=sys.stderr)
