@@ -61,6 +61,9 @@ class Settings:
     certfile: Path | None = None
     keyfile: Path | None = None
     client_ca: Path | None = None
+    # The configuration file the settings were read from (``serve --config``), under the environment's
+    # KSZ_GATEWAY_* variables and the options (gateway.entrypoints.configuration); None: options alone.
+    config: Path | None = None
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

@@ -26,6 +26,7 @@ from gateway.entrypoints.commands.argtypes import (
     tcp_port,
     whole_number,
 )
+from gateway.entrypoints.configuration import database_options
 from gateway.entrypoints.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
@@ -41,9 +42,7 @@ _MAX_PROVIDER_TIMEOUT = 30.0
 
 def register(subparsers: Any) -> None:
     def db_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--db", default=DEFAULT_DB, metavar="PATH-OR-URL", help=f"SQLite file or postgresql:// URL ({DEFAULT_DB})"
-        )
+        database_options(p, DEFAULT_DB)
 
     serve = subparsers.add_parser(
         "serve",
@@ -187,6 +186,7 @@ def handle_serve(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         client_ca=args.client_ca,
+        config=args.config,
     )
     problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca)
     if problem is not None:
@@ -207,6 +207,8 @@ def handle_serve(args: argparse.Namespace) -> int:
 
     scheme = "http" if settings.certfile is None else "https"
     endpoint = f"{scheme}://{_url_host(settings.host)}:{settings.port}/soap/repertorium"
+    if settings.config is not None:
+        print(f"Configuration: {settings.config} (under KSZ_GATEWAY_* variables and options).")
     print(f"Directory: {store!r}, schema version {version}.")
     if settings.demo:
         print(
