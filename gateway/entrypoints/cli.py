@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "gateway.entrypoints.commands.provider",
     "gateway.entrypoints.commands.certificates",
     "gateway.entrypoints.commands.config",
+    "gateway.entrypoints.commands.directory",
 )
 BROKEN_PIPE_EXIT = 141
 
