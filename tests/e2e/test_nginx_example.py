@@ -39,8 +39,8 @@ def site_for_test(port: int, certs: Path, first: int, second: int) -> str:
         "listen 443 ssl;": f"listen 127.0.0.1:{port} ssl;",
         "/etc/ksz-gateway/tls/clients-ca.pem": f"{certs}/ca.pem",
         "/etc/ksz-gateway/tls/": f"{certs}/",
-        "server 127.0.0.1:8081 ": f"server 127.0.0.1:{first} ",
-        "server 127.0.0.1:8082 ": f"server 127.0.0.1:{second} ",
+        "127.0.0.1:8081": f"127.0.0.1:{first}",
+        "127.0.0.1:8082": f"127.0.0.1:{second}",
     }
     for written, instead in replacements.items():
         assert written in text, f"examples/nginx.conf no longer has {written!r}: update this test with it"
@@ -113,6 +113,13 @@ def test_the_wsdl_names_the_address_of_nginx(front: Front) -> None:
     with urllib.request.urlopen(url, context=client_context(front.certs / "ca.pem"), timeout=30) as answer:
         wsdl = answer.read().decode()
     assert f'location="https://127.0.0.1:{front.port}{CONNECTOR}"' in wsdl
+
+
+def test_the_console_is_served_through_the_example(front: Front) -> None:
+    url = f"https://127.0.0.1:{front.port}/console/"
+    with urllib.request.urlopen(url, context=client_context(front.certs / "ca.pem"), timeout=30) as answer:
+        assert answer.status == 200
+        assert answer.headers["Content-Type"].startswith("text/html")
 
 
 def test_the_second_instance_serves_alone_once_the_first_has_stopped(front: Front, soap: Any) -> None:
