@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,25 @@ def test_a_role_outside_the_contract_stops_the_command(capsys: pytest.CaptureFix
         main(["check", "consult.generic", f"{PERSON}:BOSS", "--institution", OCMW_A])
     assert stopped.value.code == 2
     assert "is not SSIN:ROLE with a role among SUBJECT, MAIN, PARTNER, ADDITIONAL" in capsys.readouterr().err
+
+
+def test_both_read_the_database_from_the_configuration_file(
+    directory: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'db = "{directory.url}"\ntoday = 2015-01-10\nport = 9999\n')
+    code, out, _ = run(capsys, "consult", PERSON, "--json", "--config", str(config))
+    assert code == 0 and len(json.loads(out)["integrations"]) == 2
+    code, out, _ = run(
+        capsys,
+        "check",
+        "consult.generic",
+        f"{PERSON}:SUBJECT",
+        "--institution",
+        OCMW_A,
+        "--json",
+        "--config",
+        str(config),
+    )
+    decision = json.loads(out)
+    assert (code, decision["today"], decision["allowed"], decision["enabled"]) == (0, "2015-01-10", True, True)

@@ -234,7 +234,7 @@ def handle_check(args: argparse.Namespace) -> int:
         service = AccessService(store, store.catalogue(), flows, today=lambda: today)
         decision = service.decide(institution, request)
         if args.json:
-            _dump(_decision_json(decision, institution.id, today))
+            _dump({**_decision_json(decision, institution.id, today), "enabled": institution.enabled})
         else:
             state = "" if institution.enabled else " (disabled: its requests are refused before any decision)"
             print(
