@@ -37,14 +37,20 @@ __all__ = [
     "Effective",
     "Key",
     "SettingError",
+    "check_keys",
     "configure",
     "database_options",
     "effective",
     "given_on_command_line",
+    "is_secret",
     "keys_of",
     "leaf_parser",
     "masked",
     "read_config",
+    "read_secret",
+    "resolve_password",
+    "serve_parser",
+    "unknown_variables",
     "with_password",
 ]
 
@@ -441,6 +447,7 @@ def database_options(parser: argparse.ArgumentParser, default_db: str) -> None:
 
 
 def serve_parser(root: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The parser of ``serve``, whose options are the configuration's keys."""
     return leaf_parser(root, argparse.Namespace(command="serve"))
 
 
