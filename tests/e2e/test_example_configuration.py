@@ -5,11 +5,12 @@ same file, and a signed Consult made with the client library."""
 from __future__ import annotations
 
 import re
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tls_gateway import cli, free_port, launch, stop
+from tls_gateway import cli, client_context, free_port, launch, stop
 
 from gateway.app.exchange import brussels_today
 from gateway.client import RepertoriumClient
@@ -51,5 +52,26 @@ def test_the_example_configuration_starts_a_working_gateway(
         log = gateway.output()
         assert f"Configuration: {EXAMPLE}" in log
         assert "with 2 worker process(es) of 8 threads" in log  # the file's, not serve's defaults
+    finally:
+        stop(gateway)
+
+
+def test_the_example_serves_https_itself_with_a_certificate_and_key_set_by_variables(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    certs = tmp_path / "certs"
+    assert cli("certificates", "demo", "--out", str(certs)).returncode == 0
+    port = free_port()
+    environment = {
+        "KSZ_GATEWAY_PORT": str(port),
+        "KSZ_GATEWAY_DB": str(tmp_path / "directory.db"),
+        "KSZ_GATEWAY_CERTFILE": str(certs / "server.pem"),
+        "KSZ_GATEWAY_KEYFILE": str(certs / "server.key"),
+    }
+    gateway = launch(["serve", "--config", str(EXAMPLE)], tmp_path, port, env=environment, https=True)
+    try:
+        url = f"https://127.0.0.1:{port}/soap/repertorium?wsdl"
+        with urllib.request.urlopen(url, context=client_context(certs / "ca.pem"), timeout=30) as answer:
+            assert f'location="https://127.0.0.1:{port}/soap/repertorium"' in answer.read().decode()
     finally:
         stop(gateway)

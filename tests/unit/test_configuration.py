@@ -123,6 +123,17 @@ def test_a_mistake_names_the_file_its_line_the_key_and_the_reason(
     assert len(err.splitlines()) == 1 and "Traceback" not in err
 
 
+def test_lines_are_counted_past_multiline_values_and_comments(
+    config_file: Callable[[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = config_file(
+        '# workers = 0 (a comment, not the key)\nforwarded_allow_ips = [\n  "127.0.0.1",\n  "::1",\n]\n'
+        'host = """\nworkers = 1\n"""\n\n  workers = 0\n'
+    )
+    assert main(["serve", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == f"ksz-gateway: error: {path}:10: workers: 0 must be at least 1\n"
+
+
 def test_a_bad_variable_is_named_and_an_unknown_one_is_warned_of(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
