@@ -98,11 +98,9 @@ class Key:
     @property
     def takes_list(self) -> bool:
         """An option whose value is a list: several words, repeated, or one comma-separated word."""
-        from gateway.entrypoints.commands.argtypes import COMMA_SEPARATED
-
         nargs = self.action.nargs
         repeated = isinstance(self.action, argparse._AppendAction)
-        return repeated or nargs in ("*", "+") or isinstance(nargs, int) or self.action.type in COMMA_SEPARATED
+        return repeated or nargs in ("*", "+") or isinstance(nargs, int) or self.action.type in _comma_types()
 
     def from_toml(self, value: Any, where: str) -> Any:
         """The option's value for a TOML value, or ``SettingError``."""
@@ -169,9 +167,10 @@ class Key:
 
 
 def _comma_types() -> tuple[Any, ...]:
-    from gateway.entrypoints.commands.argtypes import COMMA_SEPARATED
+    """The argument types whose one word is a comma-separated list: the file may give their value as an array."""
+    from gateway.entrypoints.commands.argtypes import address_list
 
-    return COMMA_SEPARATED
+    return (address_list,)
 
 
 def _word(value: Any) -> str:

@@ -15,16 +15,7 @@ from datetime import date
 
 from gateway.domain.periods import parse_day
 
-__all__ = [
-    "COMMA_SEPARATED",
-    "address_list",
-    "day",
-    "enterprise_number",
-    "is_enterprise_number",
-    "seconds",
-    "tcp_port",
-    "whole_number",
-]
+__all__ = ["address_list", "day", "enterprise_number", "is_enterprise_number", "seconds", "tcp_port", "whole_number"]
 
 
 def whole_number(low: int, high: int | None = None, *, beyond: str = "") -> Callable[[str], int]:
@@ -104,7 +95,3 @@ def address_list(text: str) -> tuple[str, ...]:
                 f"{item!r} is not an IP address or a network such as 10.0.0.0/8 (host bits clear): {exc}"
             ) from exc
     return items
-
-
-# The types whose one word is a comma-separated list: a configuration file may give such a value as a TOML array.
-COMMA_SEPARATED: tuple[Callable[[str], object], ...] = (address_list,)
