@@ -2,7 +2,9 @@
 
 Invariant: a SendFlow that is refused, or whose provider refuses or cannot be reached, changes nothing in the
 directory; an allowed one makes its effects (automatic integrations, the recorded attestation) and its audit
-record in one transaction, after the provider accepted the payload. Every decision is audited with its reasons.
+record in one transaction, after the provider accepted the payload. Every decision an institution asks for is
+audited with its reasons; the operator's ``decide`` is no exchange: it makes CheckAccess's decision and writes
+nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +67,12 @@ class AccessService(UseCase):
             lambda tx, detail: self._refused(detail),
             lambda tx: self._result(self._decide(tx, institution, request), ()),
         )
+
+    def decide(self, institution: InstitutionRecord, request: FlowRequest) -> AccessDecision:
+        """The decision CheckAccess would make for ``institution``, for the operator: no nonce, no Reference, no
+        audit record, no effect."""
+        with self.store.transaction() as tx:
+            return self._decide(tx, institution, request)
 
     def send_flow(
         self,

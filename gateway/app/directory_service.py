@@ -3,7 +3,8 @@
 Invariant: each call reads the persons' periods (locking them), lets the pure domain core decide, writes the
 changes, the audit record, the stored answer of its Reference and its WS-Security nonce in a single
 transaction (the bookkeeping of ``gateway.app.exchange``). A Reference seen before returns the stored answer
-(same Ticket) and applies nothing; with another request it is refused.
+(same Ticket) and applies nothing; with another request it is refused. The operator's query ``integrations``
+is no exchange: it reads what Consult would answer and writes nothing.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from gateway.app.ports import InstitutionRecord, NonceClaim, Transaction
 from gateway.domain.directory import (
     Detail,
     DirectoryRequest,
+    Integration,
     Ok,
     PersonOutcome,
     Reason,
@@ -152,3 +154,11 @@ class DirectoryService(UseCase):
 
         exchange = self.exchange(institution, "Consult", reference, with_context(described, context), CONSULTS, keyed)
         return self.answer(exchange, nonce, refuse, decide)
+
+    def integrations(
+        self, ssin: str, window: Period, code: int | None = None, sector: int | None = None
+    ) -> tuple[Integration, ...]:
+        """What Consult would answer about ``ssin``, for the operator: read directly, in no institution's name,
+        so no nonce, no Reference and no audit record (the operator is no caller of the gateway)."""
+        with self.store.transaction() as tx:
+            return consult(tx.integrations_of(ssin, window, code, sector), window, code, sector)

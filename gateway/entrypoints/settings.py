@@ -77,6 +77,9 @@ class Settings:
     secret_key_file: Path | None = None
     db_timeout_seconds: float = 1.0
     wait_for_db_seconds: float = 0.0
+    # The configuration file the settings were read from (``serve --config``), under the environment's
+    # KSZ_GATEWAY_* variables and the options (gateway.entrypoints.configuration); None: options alone.
+    config: Path | None = None
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)

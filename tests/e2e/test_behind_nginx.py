@@ -2,17 +2,12 @@
 (optional, verified against the demo CA) and forwards it to the gateway in ``X-SSL-Client-Cert``
 (``$ssl_client_escaped_cert``); the gateway, on plain HTTP, believes that header from nginx's address only.
 
-Skipped when nginx is not installed (``apt-get install -y nginx``), failed instead when ``KSZ_TEST_REQUIRE_NGINX``
-is set, as in CI.
+Skipped when nginx is not installed, failed instead when ``KSZ_TEST_REQUIRE_NGINX`` is set, as in CI
+(tests/integration/nginx_proxy.py).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,51 +17,29 @@ import pytest
 from connector_wire import envelope, post
 from legacy_front import Answer as Reply
 from network_schemas import network_schemas
+from nginx_proxy import nginx_binary, running_nginx
 from ssdn_documents import Proof, Request, manage_access
 from tls_gateway import Gateway, cli, client_context, free_port, start, stop
 
-REQUIRE_NGINX = "KSZ_TEST_REQUIRE_NGINX"
 OCMW_A, OCMW_B = "0212345668", "0212345767"
 CONNECTOR = "/connectors/webservice/KSZBCSSWebServiceConnectorPort"
 
-CONFIG = """
-daemon off;
-master_process off;
-error_log {folder}/error.log warn;
-pid {folder}/nginx.pid;
-events {{}}
-http {{
-    access_log off;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {certs}/server.pem;
-        ssl_certificate_key {certs}/server.key;
-        ssl_client_certificate {certs}/ca.pem;
-        ssl_verify_client optional;
-        client_max_body_size 8m;
-        location / {{
-            proxy_pass http://127.0.0.1:{upstream};
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-Proto https;
-            proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
-        }}
+SITE = """
+server {{
+    listen 127.0.0.1:{port} ssl;
+    ssl_certificate {certs}/server.pem;
+    ssl_certificate_key {certs}/server.key;
+    ssl_client_certificate {certs}/ca.pem;
+    ssl_verify_client optional;
+    client_max_body_size 8m;
+    location / {{
+        proxy_pass http://127.0.0.1:{upstream};
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
     }}
 }}
 """
-
-
-def _nginx() -> str:
-    found = shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx",) if Path(p).exists()), None)
-    if found is None:
-        if os.environ.get(REQUIRE_NGINX):
-            pytest.fail(f"nginx is not installed ({REQUIRE_NGINX} is set): apt-get install -y nginx")
-        pytest.skip("nginx is not installed: apt-get install -y nginx")
-    return found
 
 
 @dataclass
@@ -79,7 +52,7 @@ class Proxy:
 def proxied(
     new_database: Callable[[], str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Proxy, Gateway]]:
-    nginx = _nginx()
+    nginx_binary()
     certs = tmp_path_factory.mktemp("nginx-certs")
     assert cli("certificates", "demo", "--out", str(certs)).returncode == 0
     db = new_database()
@@ -93,30 +66,14 @@ def proxied(
         str(certs / "ca.pem"),
         https=False,
     )
-    folder = tmp_path_factory.mktemp("nginx")
     port = free_port()
-    (folder / "nginx.conf").write_text(CONFIG.format(folder=folder, port=port, certs=certs, upstream=gateway.port))
-    with (folder / "nginx.out").open("wb") as out:
-        process = subprocess.Popen(
-            [nginx, "-p", str(folder), "-c", str(folder / "nginx.conf")], stdout=out, stderr=subprocess.STDOUT
-        )
+    site = SITE.format(port=port, certs=certs, upstream=gateway.port)
     try:
-        registered = cli("institutions", "add-certificate", OCMW_A, str(certs / f"{OCMW_A}.pem"), "--db", db)
-        assert registered.returncode == 0, registered.stderr
-        proxy = Proxy(port, certs)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited: {(folder / 'nginx.out').read_text(errors='replace')}")
-        yield proxy, gateway
+        with running_nginx(tmp_path_factory.mktemp("nginx"), site, port):
+            registered = cli("institutions", "add-certificate", OCMW_A, str(certs / f"{OCMW_A}.pem"), "--db", db)
+            assert registered.returncode == 0, registered.stderr
+            yield Proxy(port, certs), gateway
     finally:
-        process.terminate()
-        process.wait(timeout=20)
         stop(gateway)
 
 

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Gateway", "cli", "client_context", "free_port", "start", "stop"]
+__all__ = ["Gateway", "cli", "client_context", "free_port", "launch", "start", "stop"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -58,20 +58,22 @@ def client_context(ca: Path, cert: Path | None = None, key: Path | None = None) 
 
 def start(db: str, folder: Path, *options: str, https: bool = True, today: str = "2015-01-10") -> Gateway:
     port = free_port()
-    log = folder / f"gateway-{port}.log"
-    args = [command(), "serve", "--demo", "--today", today, "--port", str(port), "--db", db, *options]
+    args = ["serve", "--demo", "--today", today, "--port", str(port), "--db", db, *options]
     if not any(option.startswith("--auth-failures-") for option in options):
         # Its tests send deliberate wrong credentials from one address; the brake is tested on its own.
-        args += [
-            "--auth-failures-soft",
-            "1000",
-            "--auth-failures-hard",
-            "1000",
-            "--auth-failures-address-limit",
-            "100000",
-        ]
+        args += ["--auth-failures-soft", "1000", "--auth-failures-hard", "1000", "--auth-failures-address-limit", "100000"]
+    return launch(args, folder, port, db=db, https=https)
+
+
+def launch(
+    args: list[str], folder: Path, port: int, *, db: str = "", https: bool = False, env: dict[str, str] | None = None
+) -> Gateway:
+    """``ksz-gateway ARGS`` (a ``serve`` listening on ``port``) in ``folder``, once it accepts connections."""
+    log = folder / f"gateway-{port}.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, cwd=folder, env=dict(os.environ))
+        process = subprocess.Popen(
+            [command(), *args], stdout=out, stderr=subprocess.STDOUT, cwd=folder, env={**os.environ, **(env or {})}
+        )
     gateway = Gateway("127.0.0.1", port, db, process, log, https)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

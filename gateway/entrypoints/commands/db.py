@@ -26,12 +26,11 @@ __all__ = ["handle_export", "handle_import", "handle_upgrade", "register"]
 
 
 def register(subparsers: Any) -> None:
+    from gateway.entrypoints.configuration import database_options
     from gateway.entrypoints.settings import DEFAULT_DB
 
     def db_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--db", default=DEFAULT_DB, metavar="PATH-OR-URL", help=f"SQLite file or postgresql:// URL ({DEFAULT_DB})"
-        )
+        database_options(p, DEFAULT_DB)
 
     db = subparsers.add_parser("db", help="manage the directory database")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -78,6 +77,8 @@ def _with_store(url: str, work: Callable[[DirectoryStore], int], key_file: Path 
         return _fail(exc.message)
     try:
         return work(store)
+    except BrokenPipeError:
+        raise  # the reader went away: the command line ends quietly (gateway.entrypoints.cli)
     except OSError as exc:
         return _fail(str(exc))
     except GatewayError as exc:

@@ -126,10 +126,10 @@ def throttle_settings(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def register(subparsers: Any) -> None:
+    from gateway.entrypoints.configuration import database_options
+
     def db_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--db", default=DEFAULT_DB, metavar="PATH-OR-URL", help=f"SQLite file or postgresql:// URL ({DEFAULT_DB})"
-        )
+        database_options(p, DEFAULT_DB)
 
     security = subparsers.add_parser(
         "security",

@@ -28,6 +28,7 @@ from gateway.entrypoints.commands.argtypes import (
     tcp_port,
     whole_number,
 )
+from gateway.entrypoints.configuration import database_options
 from gateway.entrypoints.settings import DEFAULT_DB, Settings
 
 if TYPE_CHECKING:
@@ -43,9 +44,7 @@ _MAX_PROVIDER_TIMEOUT = 30.0
 
 def register(subparsers: Any) -> None:
     def db_option(p: argparse.ArgumentParser) -> None:
-        p.add_argument(
-            "--db", default=DEFAULT_DB, metavar="PATH-OR-URL", help=f"SQLite file or postgresql:// URL ({DEFAULT_DB})"
-        )
+        database_options(p, DEFAULT_DB)
 
     serve = subparsers.add_parser(
         "serve",
@@ -237,6 +236,7 @@ def handle_serve(args: argparse.Namespace) -> int:
         secret_key_file=args.secret_key_file,
         db_timeout_seconds=args.db_timeout,
         wait_for_db_seconds=args.wait_for_db,
+        config=args.config,
     )
     from gateway.entrypoints.compose import throttle_policy
 
@@ -291,6 +291,8 @@ def handle_serve(args: argparse.Namespace) -> int:
 
     scheme = "http" if settings.certfile is None else "https"
     endpoint = f"{scheme}://{_url_host(settings.host)}:{settings.port}/soap/repertorium"
+    if settings.config is not None:
+        print(f"Configuration: {settings.config} (under KSZ_GATEWAY_* variables and options).")
     print(f"Directory: {store!r}, schema version {version}.")
     for line in notes:
         print(line)
