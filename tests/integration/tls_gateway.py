@@ -61,7 +61,14 @@ def start(db: str, folder: Path, *options: str, https: bool = True, today: str =
     args = ["serve", "--demo", "--today", today, "--port", str(port), "--db", db, *options]
     if not any(option.startswith("--auth-failures-") for option in options):
         # Its tests send deliberate wrong credentials from one address; the brake is tested on its own.
-        args += ["--auth-failures-soft", "1000", "--auth-failures-hard", "1000", "--auth-failures-address-limit", "100000"]
+        args += [
+            "--auth-failures-soft",
+            "1000",
+            "--auth-failures-hard",
+            "1000",
+            "--auth-failures-address-limit",
+            "100000",
+        ]
     return launch(args, folder, port, db=db, https=https)
 
 
