@@ -156,7 +156,9 @@ _s, _c, _m = service_tag, common_tag, manage_access_tag
 
 
 _SUB = etree.SubElement
-_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>", re.DOTALL)
+# The XML declaration only: "<?xml" then a space. A processing instruction whose target merely starts with "xml"
+# (<?xml-stylesheet ...?>) is not a declaration and must reach the parser, which refuses it.
+_DECLARATION = re.compile(r"\A\s*<\?xml\s[^>]*\?>", re.DOTALL)
 _TIME = re.compile(r"[1-2][0-9]{3}[0-1][0-9][0-3][0-9]T[0-2][0-9][0-5][0-9][0-5][0-9]")
 
 

@@ -119,6 +119,14 @@ def test_a_date_beyond_year_9999_is_a_schema_violation() -> None:
         read_document(root)
 
 
+@pytest.mark.parametrize(
+    "lead", ["<?xml-stylesheet type='text/xsl' href='file:///etc/passwd'?>", '<?xml version="1.0"?><?xml-x?>']
+)
+def test_a_processing_instruction_named_like_the_declaration_is_refused_not_dropped(lead: str) -> None:
+    with pytest.raises(ForbiddenProcessingInstruction):
+        parse_document(lead + manage_access(Request("REGISTER")))
+
+
 def _written(detail: Detail) -> etree._Element:
     now = datetime(2015, 1, 10, 9, 0, tzinfo=UTC)
     return write_reply(Reply(refused_document("KSZGW-x", detail), now, now))
