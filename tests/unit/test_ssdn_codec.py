@@ -127,6 +127,24 @@ def test_a_processing_instruction_named_like_the_declaration_is_refused_not_drop
         parse_document(lead + manage_access(Request("REGISTER")))
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("purpose", "99999999999999999999"), ("purpose", "2147483648"), ("sector", "99999999999999999999")],
+)
+def test_an_integer_beyond_the_range_of_codes_and_sectors_is_a_schema_violation(field: str, value: str) -> None:
+    from dataclasses import replace
+
+    root = parse_document(manage_access(replace(Request("REGISTER"), **{field: value})))
+    with pytest.raises(SchemaViolation, match="outside the range"):
+        read_document(root)
+
+
+def test_the_largest_integer_of_the_range_is_read() -> None:
+    document = read_document(parse_document(manage_access(Request("LIST", purpose="2147483647"))))
+    body = document.services[0].body
+    assert body is not None and body.purpose == 2147483647
+
+
 def _written(detail: Detail) -> etree._Element:
     now = datetime(2015, 1, 10, 9, 0, tzinfo=UTC)
     return write_reply(Reply(refused_document("KSZGW-x", detail), now, now))
