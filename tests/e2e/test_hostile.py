@@ -1480,6 +1480,12 @@ LEGACY = [
         fault=MUST_UNDERSTAND,
     ),
     LegacyCase(
+        "two Security headers",
+        lambda t: connector_envelope(_document(t), header=connector_token() + connector_token()),
+        "INVALID_SECURITY",
+        fault=INVALID_SECURITY,
+    ),
+    LegacyCase(
         "no credentials",
         lambda t: connector_envelope(_document(t)),
         "INVALID_SECURITY",
