@@ -1365,6 +1365,16 @@ LEGACY = [
         "39200003",
     ),
     LegacyCase(
+        "an OrgUnit of a million characters",
+        _sent(lambda t: _document(t, sender=Sender(org_unit="9" * 1_000_000))),
+        "39100001",
+    ),
+    LegacyCase(
+        "a ServiceId of 300,000 characters in three ServiceRequests",
+        _sent(lambda t: manage_access(*[_register(t, service_id="S" * 300_000)] * 3)),
+        "39100006",
+    ),
+    LegacyCase(
         "a REGISTER from the last day without an end",
         _sent(lambda t: _document(t, purpose="2", start="9999-12-31")),
         "39000008",
@@ -1532,6 +1542,7 @@ def test_a_hostile_legacy_request_is_refused_where_the_contract_says_and_changes
     assert elapsed < PROMPT, f"answered after {elapsed:.1f} s"
     assert not _opened_by_a_reader(target.fifo), f"the server opened {target.fifo}"
     assert b"Traceback" not in answer.data and b"root:" not in answer.data
+    assert len(answer.data) < len(data) + 64 * 1024, "the answer copies the request more than once"
     if case.fault is not None:
         assert answer.is_fault, answer.data[:300]
         code = answer.body.find("faultcode")
