@@ -197,8 +197,13 @@ def _int(element: etree._Element | None) -> int | None:
     text = _text(element)
     if element is None or text is None:
         return None
-    value = int(text)
-    if not _INT_MIN <= value <= _INT_MAX:
+    # Python refuses to convert more than 4,300 digits, leading zeros included (a ValueError): only the
+    # significant digits are converted, and only when there are few enough.
+    significant = text.lstrip("+-").lstrip("0") or "0"
+    value = None
+    if len(significant) <= len(str(_INT_MAX)):
+        value = -int(significant) if text.startswith("-") else int(significant)
+    if value is None or not _INT_MIN <= value <= _INT_MAX:
         path = element.getroottree().getpath(element)
         raise SchemaViolation(
             f"The integer {text[:24]}{'...' if len(text) > 24 else ''} in {path} is outside the range this gateway "
