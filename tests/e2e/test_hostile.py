@@ -46,6 +46,7 @@ VERSION_MISMATCH = (SOAP_ENV, "VersionMismatch")
 SQL = ("'; DROP TABLE periods; --", '" OR 1=1 --')
 CONSULT_START = "2015-01-01"
 PROMPT = 5.0  # seconds: "at once", with room for two shared cores
+LOG_GROWTH = 4096  # bytes a refusal may add to the server's log: a line or two, never the request
 
 
 @dataclass(frozen=True)
@@ -584,6 +585,43 @@ ATTACKS = [
         CLIENT,
         "SCHEMA_VIOLATION",
     ),
+    # -- long names and values that a refusal would quote: the answer and the log stay short ---------------
+    Attack(
+        "a root element in a namespace of 500,000 characters",
+        lambda t: f'<y:R xmlns:y="urn:{"x" * 500_000}"/>'.encode(),
+        CLIENT,
+        "MALFORMED_MESSAGE",
+    ),
+    Attack(
+        "an envelope in a namespace of 500,000 characters",
+        lambda t: t.integrate().replace(SOAP_ENV.encode(), f"urn:{'x' * 500_000}".encode()),
+        VERSION_MISMATCH,
+        "VERSION_MISMATCH",
+    ),
+    Attack(
+        "a request element in a namespace of 500,000 characters",
+        lambda t: t.with_body(f'<z:Q xmlns:z="urn:{"x" * 500_000}"/>'),
+        CLIENT,
+        "UNKNOWN_OPERATION",
+    ),
+    Attack(
+        "a header to be understood in a namespace of 500,000 characters",
+        lambda t: t.in_header(f'<z:Q xmlns:z="urn:{"x" * 500_000}" xmlns:s="{SOAP_ENV}" s:mustUnderstand="1"/>'),
+        MUST_UNDERSTAND,
+        "MUST_UNDERSTAND",
+    ),
+    Attack(
+        "an SSIN of 500,000 digits",
+        lambda t: _element(t.integrate(), b"rep:SSIN", "9" * 500_000),
+        CLIENT,
+        "SCHEMA_VIOLATION",
+    ),
+    Attack(
+        "a Username of a million characters",
+        lambda t: t.integrate(username="u" * 1_000_000),
+        FAILED_AUTHENTICATION,
+        "FAILED_AUTHENTICATION",
+    ),
     # -- SQL-looking strings in every field the schema or WS-Security reads (Reference is in TOLERATED) ---
     *(
         Attack(
@@ -741,15 +779,17 @@ def test_a_hostile_request_gets_its_fault_at_once_and_changes_nothing(
     data = attack.build(target)
     assert len(data) <= 4 * 1024 * 1024, "the attack must fit the body limit"
     incidents = _incidents(gateway)
+    logged = gateway.output.stat().st_size
     started = time.monotonic()
     reply = _post(gateway, soap, data, attack.content_type, attack.action)
     elapsed = time.monotonic() - started
     opened = _opened_by_a_reader(target.fifo)
+    assert gateway.output.stat().st_size - logged < LOG_GROWTH, "the refusal copied the request into the log"
     assert reply.is_fault, reply.data[:300]
     assert (reply.status, reply.faultcode_qname, reply.fault_reason) == (attack.status, attack.fault, attack.reason), (
         reply.faultstring[:300]
     )
-    assert "Traceback" not in reply.faultstring and len(reply.faultstring) < 1000
+    assert "Traceback" not in reply.faultstring and len(reply.faultstring) <= 1000
     assert b"root:" not in reply.data and b"secret" not in reply.data
     assert elapsed < PROMPT, f"answered after {elapsed:.1f} s"
     assert not opened, f"the server opened {target.fifo}"
@@ -1335,7 +1375,7 @@ LEGACY = [
     # -- extreme dates and numbers in the document -------------------------------------------------------------
     *(
         LegacyCase(
-            f"a {field} of {value}",
+            f"a {field} of {value if len(value) < 30 else f'{len(value)} digits'}",
             _sent(lambda t, field=field, value=value: _document(t, **{field: value})),
             "39200003",
         )
@@ -1347,6 +1387,7 @@ LEGACY = [
             ("end", "10000-01-01"),
             ("purpose", "99999999999999999999"),
             ("sector", "99999999999999999999"),
+            ("purpose", "9" * 5_000),
         )
     ),
     LegacyCase(
@@ -1404,6 +1445,13 @@ LEGACY = [
         None,
         ok="YES",
         integrations=((1, Period(date(1, 1, 1), date(1, 2, 28))),),
+    ),
+    LegacyCase(
+        "a Purpose of 1 after 5,000 zeros",
+        _sent(lambda t: _document(t, purpose="0" * 5_000 + "1")),
+        None,
+        ok="YES",
+        integrations=((1, CODE_01),),
     ),
     LegacyCase(
         "a UTF-16 declaration on the document's text",
@@ -1536,9 +1584,11 @@ def test_a_hostile_legacy_request_is_refused_where_the_contract_says_and_changes
     data = case.build(target)
     assert len(data) <= 4 * 1024 * 1024, "the attack must fit the body limit"
     incidents = _incidents(gateway)
+    logged = gateway.output.stat().st_size
     started = time.monotonic()
     answer = connector_post(gateway.host, gateway.port, data, action=case.action)
     elapsed = time.monotonic() - started
+    assert gateway.output.stat().st_size - logged < LOG_GROWTH, "the refusal copied the request into the log"
     assert elapsed < PROMPT, f"answered after {elapsed:.1f} s"
     assert not _opened_by_a_reader(target.fifo), f"the server opened {target.fifo}"
     assert b"Traceback" not in answer.data and b"root:" not in answer.data
