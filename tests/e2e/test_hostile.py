@@ -546,6 +546,12 @@ ATTACKS = [
         "MUST_UNDERSTAND",
     ),
     Attack(
+        'an unknown header with mustUnderstand="yes"',
+        lambda t: t.in_header(f'<x:H xmlns:x="urn:evil" xmlns:soapenv="{SOAP_ENV}" soapenv:mustUnderstand="yes"/>'),
+        CLIENT,
+        "MALFORMED_MESSAGE",
+    ),
+    Attack(
         "a second IntegrateRequest as a header that must be understood",
         lambda t: t.in_header(
             t.integrate_xml().replace(
