@@ -101,13 +101,20 @@ __all__ = [
 ]
 
 
+MAX_MESSAGE_CHARS = 1000  # a message is a sentence or two; one longer is quoting a request at length
+
+
 class GatewayError(Exception):
-    """Root of every error the gateway raises on purpose."""
+    """Root of every error the gateway raises on purpose. Its message is at most ``MAX_MESSAGE_CHARS`` long, cut
+    short with the length it had: a message quoting a megabyte element name or value from a request would
+    otherwise be copied into the fault, the SSDNReply and the log of every such request."""
 
     code = "GATEWAY_ERROR"
     http_status = 500
 
     def __init__(self, message: str) -> None:
+        if len(message) > MAX_MESSAGE_CHARS:
+            message = f"{message[: MAX_MESSAGE_CHARS - 40]}... ({len(message)} characters)"
         super().__init__(message)
         self.message = message
 

@@ -2,7 +2,8 @@
 written back as the SSDNReply the network would send, with the project's reason codes in their 8-digit form.
 
 Invariant: a document is read only after the hardened parser took it (no DOCTYPE, no entity, nothing fetched)
-and it validated against xsd/ssdn-service.xsd, so the reader trusts its shape and only converts values; the
+and it validated against xsd/ssdn-service.xsd, so the reader trusts its shape and only converts values (an
+integer beyond xs:int's range, which the schemas admit but no sector or code can be, is a ``SchemaViolation``); the
 writer puts children in schema order and writes what clients compare exactly as they compare it (ReturnCode
 0, 1 or 10000, times as yyyyMMddThhmmss in Europe/Brussels, dates with that day's Brussels offset, at most 5
 Information a Detail, never an empty ReasonCode or Diagnostic). Every reason a reply can carry has one 8-digit
@@ -156,7 +157,11 @@ _s, _c, _m = service_tag, common_tag, manage_access_tag
 
 
 _SUB = etree.SubElement
-_DECLARATION = re.compile(r"\A\s*<\?xml[^>]*\?>", re.DOTALL)
+# The XML declaration only: "<?xml" then a space. A processing instruction whose target merely starts with "xml"
+# (<?xml-stylesheet ...?>) is not a declaration and must reach the parser, which refuses it.
+_DECLARATION = re.compile(r"\A\s*<\?xml\s[^>]*\?>", re.DOTALL)
+# xs:int: the range of v1's QualityCode and Sector, and of the directory's integer columns.
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 _TIME = re.compile(r"[1-2][0-9]{3}[0-1][0-9][0-3][0-9]T[0-2][0-9][0-5][0-9][0-5][0-9]")
 
 
@@ -186,8 +191,27 @@ def _required(parent: etree._Element, tag: str) -> str:
     return value
 
 
-def _int(text: str | None) -> int | None:
-    return None if text is None else int(text)
+def _int(element: etree._Element | None) -> int | None:
+    """An integer of the document (None when absent). The schemas admit any xs:integer; one beyond xs:int's range
+    can name no sector or quality code and would overflow the directory's columns, so it is refused here."""
+    text = _text(element)
+    if element is None or text is None:
+        return None
+    # Python refuses to convert more than 4,300 digits, leading zeros included (a ValueError): only the
+    # significant digits are converted, and only when there are few enough.
+    significant = text.lstrip("+-").lstrip("0") or "0"
+    value = None
+    if len(significant) <= len(str(_INT_MAX)):
+        value = -int(significant) if text.startswith("-") else int(significant)
+    if value is None or not _INT_MIN <= value <= _INT_MAX:
+        path = element.getroottree().getpath(element)
+        raise SchemaViolation(
+            f"The integer {text[:24]}{'...' if len(text) > 24 else ''} in {path} is outside the range this gateway "
+            f"handles ({_INT_MIN} to {_INT_MAX}).",
+            path=path,
+            line=element.sourceline,
+        )
+    return value
 
 
 def _proof(element: etree._Element) -> Proof:
@@ -211,11 +235,11 @@ def _manage_access(element: etree._Element) -> ManageAccessRequest:
     assert proof is not None
     return ManageAccessRequest(
         ssin=_required(element, _m("SSIN")),
-        purpose=_int(_text(element.find(_m("Purpose")))),
+        purpose=_int(element.find(_m("Purpose"))),
         start=read_date(start),
         end=None if end is None else read_date(end),
         action=Action(_required(element, _m("Action"))),
-        sector=_int(_text(element.find(_m("Sector")))),
+        sector=_int(element.find(_m("Sector"))),
         query_register=None if register is None else Register(register),
         proof=_proof(proof),
     )
@@ -238,7 +262,7 @@ def read_document(root: etree._Element) -> ManageAccessDocument:
     message = context.find(_s("Message"))
     time_request = None if message is None else message.find(_s("TimeRequest"))
     reference = None if message is None else message.find(_s("Reference"))
-    matrix_id = _int(_required(user, _s("MatrixID")))
+    matrix_id = _int(user.find(_s("MatrixID")))
     assert matrix_id is not None
     return ManageAccessDocument(
         user=AuthorizedUser(
@@ -246,7 +270,7 @@ def read_document(root: etree._Element) -> ManageAccessDocument:
             _required(user, _s("Email")),
             None if org_unit is None else (org_unit.text or ""),
             matrix_id,
-            _int(_text(user.find(_s("MatrixSubID")))),
+            _int(user.find(_s("MatrixSubID"))),
         ),
         reference=None if reference is None else (reference.text or ""),
         time_request=None if time_request is None else (time_request.text or ""),

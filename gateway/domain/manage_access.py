@@ -190,6 +190,17 @@ def _error(reason: str, diagnostic: str, *information: tuple[str, str]) -> Detai
     return Detail(Severity.ERROR, reason, diagnostic, tuple(information))
 
 
+_SHOWN_CHARS = 64  # a refusal quotes at most this much of a value the document wrote
+
+
+def _shown(value: str) -> str:
+    """A value of the document as a refusal quotes it: whole when short, else its start and its length, so a
+    megabyte OrgUnit or ServiceId is not copied into the reply once per Diagnostic and Information."""
+    if len(value) <= _SHOWN_CHARS:
+        return value
+    return f"{value[:_SHOWN_CHARS]}... ({len(value)} characters)"
+
+
 def too_many_service_requests(count: int) -> Detail:
     return _error(
         LegacyReason.TOO_MANY_SERVICE_REQUESTS,
@@ -204,21 +215,22 @@ def check_service(service_id: str, version: str, has_body: bool) -> Detail | Non
     if service_id != SERVICE_ID:
         return _error(
             LegacyReason.UNKNOWN_SERVICE,
-            f"The gateway offers the service {SERVICE_ID} only, not {service_id!r}; nothing was applied.",
-            ("ServiceId", service_id),
+            f"The gateway offers the service {SERVICE_ID} only, not {_shown(service_id)!r}; nothing was applied.",
+            ("ServiceId", _shown(service_id)),
         )
     if version != SERVICE_VERSION:
         return _error(
             LegacyReason.UNKNOWN_VERSION,
-            f"The service {SERVICE_ID} is served in version {SERVICE_VERSION}, not {version!r}; nothing was applied.",
-            ("Version", version),
+            f"The service {SERVICE_ID} is served in version {SERVICE_VERSION}, not {_shown(version)!r}; nothing was "
+            "applied.",
+            ("Version", _shown(version)),
         )
     if not has_body:
         return _error(
             LegacyReason.UNKNOWN_SERVICE,
             f"A service request for {SERVICE_ID} must hold a ManageAccessRequest of the namespace "
             "http://www.ksz-bcss.fgov.be/XSD/SSDN/OCMW_CPAS/ManageAccess; nothing was applied.",
-            ("ServiceId", service_id),
+            ("ServiceId", _shown(service_id)),
         )
     return None
 
@@ -235,9 +247,9 @@ def check_identity(user: AuthorizedUser, institution_id: str, sector: int) -> De
     if org_unit and _enterprise_number(org_unit) != institution_id:
         return _error(
             LegacyReason.ORGUNIT_MISMATCH,
-            f"AuthorizedUser/OrgUnit {org_unit} is not the enterprise number {institution_id} of the institution "
-            "that sent the document; nothing was applied.",
-            ("OrgUnit", org_unit),
+            f"AuthorizedUser/OrgUnit {_shown(org_unit)} is not the enterprise number {institution_id} of the "
+            "institution that sent the document; nothing was applied.",
+            ("OrgUnit", _shown(org_unit)),
             ("Institution", institution_id),
         )
     if user.matrix_id != sector:

@@ -18,6 +18,7 @@ from gateway.domain.manage_access import (
     Registration,
     check_identity,
     check_proof,
+    check_service,
     document_summary,
     identity_card_valid,
     registers,
@@ -81,6 +82,14 @@ def test_identity_compares_org_unit_and_matrix_id() -> None:
     assert refused is not None and refused.reason is LegacyReason.ORGUNIT_MISMATCH
     refused = check_identity(user, A.id, 7)
     assert refused is not None and refused.reason is LegacyReason.MATRIXID_MISMATCH
+
+
+def test_a_refusal_quotes_a_long_value_of_the_document_by_its_start_and_length() -> None:
+    user = AuthorizedUser("00901234567", "x@y", "9" * 1_000_000, 17, 1)
+    for refused in (check_identity(user, A.id, 17), check_service("S" * 1_000_000, "20050930", True)):
+        assert refused is not None
+        assert len(refused.diagnostic) < 300 and "(1000000 characters)" in refused.diagnostic
+        assert all(len(value) < 100 for _, value in refused.information)
 
 
 def _i(who: Institution, code: int, start: str, end: str | None) -> Integration:

@@ -121,6 +121,19 @@ def test_a_header_we_must_understand_but_do_not_is_refused_unless_it_is_for_anot
     assert parse_envelope(wrap('<r:Ping xmlns:r="urn:x"/>', elsewhere)).headers
 
 
+@pytest.mark.parametrize("flag", ["yes", "2", "TRUE", "", "1 1"])
+def test_a_must_understand_that_is_neither_1_nor_0_is_refused_not_read_as_0(flag: str) -> None:
+    header = f'<h:A xmlns:h="urn:h" s:mustUnderstand="{flag}" xmlns:s="{ENV}"/>'
+    with pytest.raises(MalformedMessage, match="mustUnderstand"):
+        parse_envelope(wrap('<r:Ping xmlns:r="urn:x"/>', header))
+
+
+@pytest.mark.parametrize("flag", ["0", " 0 ", "false"])
+def test_a_header_that_need_not_be_understood_is_ignored(flag: str) -> None:
+    header = f'<h:A xmlns:h="urn:h" s:mustUnderstand="{flag}" xmlns:s="{ENV}"/>'
+    assert parse_envelope(wrap('<r:Ping xmlns:r="urn:x"/>', header)).headers
+
+
 # -- fuzzing the reader: a request is an Envelope or a RequestError, nothing else --------------------------
 
 _VALID = wrap(

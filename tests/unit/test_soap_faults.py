@@ -127,3 +127,16 @@ def test_every_fault_is_itself_a_well_formed_soap_11_envelope() -> None:
     for kind in _all_errors():
         envelope = parse_envelope(fault_for(_instance(kind)).body)
         assert envelope.body.tag == f"{{{SOAP_ENV}}}Fault"
+
+
+def test_a_message_quoting_a_request_at_length_is_cut_short_with_its_length() -> None:
+    name = "{urn:" + "x" * 1_000_000 + "}Envelope"
+    message = f"The request is not a SOAP 1.1 envelope: its root element is {name}."
+    error = errors.MalformedMessage(message)
+    assert len(error.message) <= errors.MAX_MESSAGE_CHARS
+    assert error.message.startswith("The request is not a SOAP 1.1 envelope: its root element is {urn:xxx")
+    assert error.message.endswith(f"... ({len(message)} characters)")
+    fault = fault_for(error)
+    assert len(fault.body) < 2 * errors.MAX_MESSAGE_CHARS
+    short = "The soap:Body is empty."
+    assert errors.EmptyBody(short).message == short

@@ -119,6 +119,38 @@ def test_a_date_beyond_year_9999_is_a_schema_violation() -> None:
         read_document(root)
 
 
+@pytest.mark.parametrize(
+    "lead", ["<?xml-stylesheet type='text/xsl' href='file:///etc/passwd'?>", '<?xml version="1.0"?><?xml-x?>']
+)
+def test_a_processing_instruction_named_like_the_declaration_is_refused_not_dropped(lead: str) -> None:
+    with pytest.raises(ForbiddenProcessingInstruction):
+        parse_document(lead + manage_access(Request("REGISTER")))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("purpose", "99999999999999999999"),
+        ("purpose", "2147483648"),
+        ("sector", "99999999999999999999"),
+        ("purpose", "9" * 5_000),  # past the 4,300 digits Python converts at all
+        ("sector", "-" + "9" * 5_000),
+    ],
+)
+def test_an_integer_beyond_the_range_of_codes_and_sectors_is_a_schema_violation(field: str, value: str) -> None:
+    from dataclasses import replace
+
+    root = parse_document(manage_access(replace(Request("REGISTER"), **{field: value})))
+    with pytest.raises(SchemaViolation, match="outside the range"):
+        read_document(root)
+
+
+def test_the_largest_integer_of_the_range_is_read_with_any_leading_zeros() -> None:
+    document = read_document(parse_document(manage_access(Request("LIST", purpose="0" * 5_000 + "2147483647"))))
+    body = document.services[0].body
+    assert body is not None and body.purpose == 2147483647
+
+
 def _written(detail: Detail) -> etree._Element:
     now = datetime(2015, 1, 10, 9, 0, tzinfo=UTC)
     return write_reply(Reply(refused_document("KSZGW-x", detail), now, now))

@@ -92,8 +92,13 @@ def parse_envelope(data: bytes, understood: Collection[str] = (), limits: XmlLim
 
 def _check_must_understand(headers: tuple[etree._Element, ...], understood: Collection[str]) -> None:
     for entry in headers:
-        flag = (entry.get(_MUST_UNDERSTAND) or "0").strip()
-        if flag not in ("1", "true"):
+        raw = entry.get(_MUST_UNDERSTAND)
+        flag = "0" if raw is None else raw.strip()
+        if flag not in ("0", "1", "false", "true"):  # "yes" must not pass for "0": the header would be ignored
+            raise MalformedMessage(
+                f'The header {entry.tag} has mustUnderstand="{flag[:20]}"; SOAP 1.1 allows "1" and "0" only.'
+            )
+        if flag in ("0", "false"):
             continue
         actor = entry.get(_ACTOR)
         if actor not in (None, "", _ACTOR_NEXT):
