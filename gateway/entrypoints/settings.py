@@ -64,3 +64,10 @@ class Settings:
     # The key that signs the console's session cookies: random for each server started (made before its workers
     # fork, so they all share it), so a restart ends every console session.
     console_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    # Operating (gateway.adapters.observe): the log's format ("text" or "json", one object a line), where the
+    # Prometheus metrics are served and the file holding the bearer token they need (none: open, like /health),
+    # and how long a count of the directory's size is reused by the metrics.
+    log_format: str = "text"
+    metrics_path: str = "/metrics"
+    metrics_token_file: Path | None = None
+    directory_gauge_seconds: float = 30.0

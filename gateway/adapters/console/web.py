@@ -43,7 +43,9 @@ from gateway.adapters.console.timeline import Chart, Row, render_png, render_svg
 from gateway.adapters.console.timeline import Words as ChartWords
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService
+from gateway.app.observation import note_of
 from gateway.app.ports import InstitutionRecord, Store
+from gateway.app.redaction import shown
 from gateway.domain.access import AIDS, FlowPerson, FlowRequest, Role
 from gateway.domain.directory import DirectoryRequest, Ok
 from gateway.domain.identifiers import check_ssin
@@ -64,6 +66,19 @@ _CSP = (
 _DUMMY_SECRET = "x" * 43  # compared against when no institution matches, so a refusal takes as long either way
 
 log = logging.getLogger("gateway.adapters.console")
+# The operation a console path is, for the request log and the metrics (a bounded set: any other path is "unknown").
+_OPERATIONS = {
+    "/": "household",
+    "/login": "login",
+    "/logout": "logout",
+    "/integrations": "integrations",
+    "/consult": "consult",
+    "/timeline": "timeline",
+    "/timeline.svg": "timeline",
+    "/timeline.png": "timeline",
+    "/access": "access",
+    "/static/console.css": "static",
+}
 StartResponse = Callable[..., Any]
 
 
@@ -173,11 +188,16 @@ class Console:
         if lang in LANGUAGES:
             session = replace(session, lang=lang) if session is not None else Session.new(now, lang)
         context = Context(request, session, Words(session.lang if session else DEFAULT_LANGUAGE))
+        note = note_of(environ)
+        note.operation = _OPERATIONS.get(request.path, "unknown")
         try:
             response = self._route(context)
         except Exception:
             incident = uuid.uuid4().hex
-            log.exception("console incident %s: unexpected error on %s %s", incident, request.method, request.path)
+            note.incident = incident
+            log.exception(
+                "console incident %s: unexpected error on %s %s", incident, shown(request.method), shown(request.path)
+            )
             response = self._page(
                 context,
                 "message.html",
@@ -193,6 +213,8 @@ class Console:
             ("Referrer-Policy", "same-origin"),
             *response.headers,
         ]
+        if context.record is not None:
+            note.institution = context.record.id
         if not any(name == "Cache-Control" for name, _ in response.headers):
             headers.append(("Cache-Control", "no-store"))
         if context.session is not None:
@@ -244,14 +266,15 @@ class Console:
                 context.session = Session.new(int(self._clock()), context.lang)
                 return self._page(context, "message.html", "400 Bad Request", message=context.words("cookies_needed"))
             if not self._codec.csrf_ok(context.session, form.one("csrf")):
-                log.warning("console: a form without its session's CSRF token from %s", context.request.address)
+                note_of(context.request.environ).detail = "a form without its session's CSRF token"
                 return self._page(context, "message.html", "403 Forbidden", message=context.words("form_expired"))
             context.request.environ["ksz.console.form"] = form
         try:
             return handler(context)
         except GatewayError as error:
             incident = uuid.uuid4().hex
-            log.error("console incident %s: %s: %s", incident, error.code, error.message, exc_info=error)
+            note_of(context.request.environ).failed(error, incident)
+            log.error("console incident %s: %s: %s", incident, error.code, shown(error.message, 1000), exc_info=error)
             return self._page(
                 context,
                 "message.html",
@@ -363,7 +386,9 @@ class Console:
         address = context.request.address
         wait = self._throttle.retry_after(number, address)
         if wait is not None:
-            log.warning("console: login of %r from %s refused: too many failures", number, address)
+            note_of(context.request.environ).refused_login(
+                "throttled", f"login of {number!r} refused: too many failures"
+            )
             return self._login_page(
                 context,
                 status="429 Too Many Requests",
@@ -378,7 +403,7 @@ class Console:
         proved = hmac.compare_digest(secret.encode("utf-8"), expected.encode("utf-8"))
         if record is None or not record.enabled or not proved:
             self._throttle.failed(number, address)
-            log.warning("console: login of %r from %s refused", number, address)
+            note_of(context.request.environ).refused_login("failed_authentication", f"login of {number!r} refused")
             return self._login_page(context, status="403 Forbidden", error=context.words("login_refused"))
         self._throttle.succeeded(number, address)
         assert context.session is not None
@@ -386,7 +411,7 @@ class Console:
         context.session = replace(
             fresh, institution=record.id, secret_mark=self._codec.secret_mark(record.id, record.secret)
         )
-        log.info("console: institution %s logged in from %s", record.id, address)
+        note_of(context.request.environ).detail = f"institution {record.id} logged in"
         return _redirect(context.request, "/")
 
     def _logout(self, context: Context) -> Response:

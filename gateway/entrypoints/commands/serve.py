@@ -10,6 +10,7 @@ exactly once.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import secrets
 import sys
@@ -22,6 +23,7 @@ from gateway.entrypoints.commands.argtypes import (
     address_list,
     day,
     enterprise_number,
+    metrics_path,
     seconds,
     tcp_port,
     whole_number,
@@ -126,12 +128,40 @@ def register(subparsers: Any) -> None:
         "--allow-password-text", action="store_true", help="accept WS-Security #PasswordText (digest only by default)"
     )
     serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=_DEFAULTS.log_format,
+        help="the log on standard error: readable text, or one JSON object a line (json also sends the start-up "
+        "lines there, as records) (text)",
+    )
+    serve.add_argument(
+        "--metrics-path",
+        type=metrics_path,
+        default=_DEFAULTS.metrics_path,
+        metavar="PATH",
+        help=f"where the Prometheus metrics are served ({_DEFAULTS.metrics_path})",
+    )
+    serve.add_argument(
+        "--metrics-token-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding the bearer token the metrics ask for (none: the metrics are open, as /health is)",
+    )
+    serve.add_argument(
+        "--directory-gauge-seconds",
+        type=seconds(0, 86400),
+        default=_DEFAULTS.directory_gauge_seconds,
+        metavar="SECONDS",
+        help="how long the metrics reuse a count of the directory's integrations before counting again "
+        f"({_DEFAULTS.directory_gauge_seconds:g})",
+    )
+    serve.add_argument(
         "--flows",
         type=Path,
         metavar="FILE",
         help="an operator's flow catalogue (JSON, as gateway/data/flows.json) replacing the default one",
     )
-    serve.set_defaults(handler=handle_serve)
+    serve.set_defaults(handler=handle_serve_logged)
 
     institutions = subparsers.add_parser("institutions", help="manage the institutions that may call the gateway")
     actions = institutions.add_subparsers(dest="institutions_command", required=True, metavar="ACTION")
@@ -158,6 +188,17 @@ def register(subparsers: Any) -> None:
 
 
 # -- serve ----------------------------------------------------------------------------------------------
+
+
+def handle_serve_logged(args: argparse.Namespace) -> int:
+    """``serve`` with its log set up first: in ``--log-format json`` the start-up lines are records too."""
+    from gateway.adapters.observe.logs import configure_logging
+
+    configure_logging(args.log_format)
+    if args.log_format != "json":
+        return handle_serve(args)
+    with _stdout_as_log():
+        return handle_serve(args)
 
 
 def handle_serve(args: argparse.Namespace) -> int:
@@ -187,13 +228,15 @@ def handle_serve(args: argparse.Namespace) -> int:
         certfile=args.certfile,
         keyfile=args.keyfile,
         client_ca=args.client_ca,
+        log_format=args.log_format,
+        metrics_path=args.metrics_path,
+        metrics_token_file=args.metrics_token_file,
+        directory_gauge_seconds=args.directory_gauge_seconds,
     )
-    problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca)
+    problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca) or _metrics_problem(settings)
     if problem is not None:
         print(f"ksz-gateway serve: {problem}.", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
-    logging.getLogger("spyne").setLevel(logging.WARNING)
 
     store = open_store(settings.db)
     try:
@@ -250,9 +293,65 @@ def handle_serve(args: argparse.Namespace) -> int:
         verified = f"verified against {settings.client_ca}" if settings.client_ca else "not asked for (no --client-ca)"
         print(f"HTTPS with {settings.certfile}; client certificates are optional and {verified}.")
     print(f"Operator console: {scheme}://{_url_host(settings.host)}:{settings.port}/console/")
+    if settings.metrics_token_file is not None:
+        print(f"Metrics: {settings.metrics_path} (bearer token of {settings.metrics_token_file}); /health, /ready.")
+    else:
+        print(f"Metrics: {settings.metrics_path} (no token); /health, /ready.")
     sys.stdout.flush()
-    GatewayServer(settings, open_store).run()
+    from gateway.adapters.observe.workers import metrics_directory
+
+    # Made before gunicorn forks and before prometheus_client is imported, so that every worker counts into it.
+    with metrics_directory() as metrics_dir:
+        GatewayServer(settings, open_store, metrics_dir=metrics_dir).run()
     return 0
+
+
+@contextmanager
+def _stdout_as_log() -> Iterator[None]:
+    """Standard output's lines become log records (logger ``gateway.serve``): with ``--log-format json`` the
+    start-up lines join the one stream of JSON objects instead of interleaving plain text with it."""
+    saved = sys.stdout
+    sys.stdout = _LogLines(logging.getLogger("gateway.serve"))
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream whose every line is logged at info."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if line:
+                self._logger.info("%s", line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._logger.info("%s", self._pending)
+            self._pending = ""
+
+
+def _metrics_problem(settings: Settings) -> str | None:
+    """What is wrong with the metrics' token file, or None."""
+    from gateway.entrypoints.compose import metrics_token
+    from gateway.errors import ConfigurationError
+
+    try:
+        metrics_token(settings)
+    except ConfigurationError as exc:
+        return exc.message
+    return None
 
 
 def _tls_problem(certfile: Path | None, keyfile: Path | None, client_ca: Path | None) -> str | None:
