@@ -651,7 +651,7 @@ class Console:
         try:
             data = draw(render_svg(self._chart(context, ssin, window, result)))
         except OSError as exc:  # only a PNG can fail so: the cairo library is missing
-            log.error("console: cannot render the timeline as %s: %s", suffix, exc)
+            log.error("console: cannot render the timeline as %s: %s", suffix, shown(exc))
             text = context.words("png_unavailable").encode()
             return Response("503 Service Unavailable", text, "text/plain; charset=utf-8")
         disposition = f'attachment; filename="timeline-{_safe(ssin)}.{suffix}"'

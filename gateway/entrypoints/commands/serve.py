@@ -191,10 +191,7 @@ def register(subparsers: Any) -> None:
 
 
 def handle_serve_logged(args: argparse.Namespace) -> int:
-    """``serve`` with its log set up first: in ``--log-format json`` the start-up lines are records too."""
-    from gateway.adapters.observe.logs import configure_logging
-
-    configure_logging(args.log_format)
+    """``serve``; with ``--log-format json`` its start-up lines on standard output become log records too."""
     if args.log_format != "json":
         return handle_serve(args)
     with _stdout_as_log():
@@ -237,6 +234,9 @@ def handle_serve(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"ksz-gateway serve: {problem}.", file=sys.stderr)
         return 2
+    from gateway.adapters.observe.logs import configure_logging
+
+    configure_logging(settings.log_format)
 
     store = open_store(settings.db)
     try:
