@@ -45,7 +45,8 @@ def get(server: Any, path: str, headers: dict[str, str] | None = None) -> tuple[
         with urllib.request.urlopen(request, timeout=30) as answer:
             return answer.status, dict(answer.headers), answer.read()
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), error.read()
+        with error:
+            return error.code, dict(error.headers), error.read()
 
 
 def samples_of(text: str) -> dict[tuple[str, ...], float]:
@@ -289,3 +290,40 @@ def test_the_text_log_masks_a_schema_invalid_ssin(launch: Callable[..., Any], so
     log = server.log()
     assert "90010190193" not in log
     assert "900101*****" in log
+
+
+def test_the_legacy_connector_is_counted_as_its_own_front(gateway: Any) -> None:
+    from connector_wire import envelope, post, token
+
+    def requests(outcome: str) -> float:
+        return metric(gateway, "ksz_gateway_requests_total", front="connector", operation="sendXML", outcome=outcome)
+
+    refused, failed = requests("refused"), requests("auth_failed")
+    answer = post(gateway.host, gateway.port, envelope("this is no SSDN document", header=token()))
+    assert answer.status == 200
+    assert post(gateway.host, gateway.port, envelope("<x/>", header=token(secret="wrong"))).status == 500
+    assert (requests("refused"), requests("auth_failed")) == (refused + 1, failed + 1)
+    auth = metric(gateway, "ksz_gateway_auth_failures_total", front="connector", kind="failed_authentication")
+    assert auth >= 1
+
+
+def test_a_refused_console_login_is_an_authentication_failure_of_the_console(gateway: Any) -> None:
+    import http.cookiejar
+    import urllib.parse
+
+    def failures() -> float:
+        return metric(gateway, "ksz_gateway_auth_failures_total", front="console", kind="failed_authentication")
+
+    before = failures()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    base = f"http://{gateway.host}:{gateway.port}/console"
+    with opener.open(f"{base}/login", timeout=30) as page:
+        found = re.search(r'name="csrf" value="([^"]*)"', page.read().decode())
+    assert found
+    form = urllib.parse.urlencode({"csrf": found.group(1), "institution": "85073003328", "secret": "guess"}).encode()
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        opener.open(f"{base}/login", data=form, timeout=30)
+    refused.value.close()
+    assert refused.value.code == 403
+    assert failures() == before + 1
+    assert "85073003328" not in gateway.log(), "a number typed into the login form is masked like an SSIN"
