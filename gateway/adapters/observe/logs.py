@@ -27,6 +27,7 @@ LOG_FORMATS = ("text", "json")
 REQUEST_LOGGER = "gateway.requests"
 MAX_TRACEBACK = 16_000  # characters of a traceback kept (its end, where the error is)
 _FIELDS = "request_fields"  # the LogRecord attribute a request line carries its fields in
+_IN_MESSAGE = frozenset({"method", "path", "status"})  # a request line's message says these: text omits them
 
 
 def _message(record: logging.LogRecord) -> str:
@@ -76,15 +77,17 @@ class JsonFormatter(logging.Formatter):
 
 
 class TextFormatter(logging.Formatter):
-    """``TIME LEVEL [PID] LOGGER MESSAGE key=value ...``; a traceback follows on lines that begin with ``  | ``,
-    so that no line of it can pass for a record of its own."""
+    """``TIME LEVEL [PID] LOGGER MESSAGE key=value ...`` (a request line's fields but those its message says); a
+    traceback follows on lines that begin with ``  | ``, so that no line of it can pass for a record of its own."""
 
     def format(self, record: logging.LogRecord) -> str:
         text = f"{_time(record)} {record.levelname} [{record.process}] {record.name} {_message(record)}"
         fields = getattr(record, _FIELDS, None)
         if isinstance(fields, dict):
             shown_fields = (
-                f"{k}={','.join(v) if isinstance(v, list) else v}" for k, v in fields.items() if v not in (None, [])
+                f"{k}={','.join(v) if isinstance(v, list) else v}"
+                for k, v in fields.items()
+                if v not in (None, []) and k not in _IN_MESSAGE
             )
             text += " " + " ".join(shown_fields)
         exception = _exception(record)
@@ -143,8 +146,7 @@ class RequestLog:
             level = logging.ERROR
         if not self._log.isEnabledFor(level):
             return
-        said = f"{shown(event.method, 16)} {shown(event.path, 120)} {event.front} {event.operation} {event.outcome}"
-        said += f" {event.status}"
+        said = f"{shown(event.method, 16)} {shown(event.path, 120)} {event.status}"
         if event.detail:
             said += f": {shown(event.detail, 400)}"
         self._log.log(level, "%s", said, extra={_FIELDS: request_fields(event)})
