@@ -6,12 +6,13 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from typing import Any
 
 import pytest
 
-from gateway.adapters.observe.http import Readiness, database_check
+from gateway.adapters.observe.http import ObservedRequests, Probes, Readiness, database_check
 from gateway.adapters.observe.metrics import Metrics
-from gateway.app.observation import ObservedProvider, Observers, Outcome, RequestEvent, RequestNote
+from gateway.app.observation import ObservedProvider, Observers, Outcome, RequestEvent, RequestNote, note_of
 from gateway.domain.access import Flow
 from gateway.domain.directory import Detail, Ok, PersonOutcome, Severity, Status, Summary
 from gateway.domain.results import OperationResult
@@ -191,3 +192,65 @@ def test_a_database_that_hangs_holds_one_check_never_a_thread_per_probe() -> Non
             break
         time.sleep(0.01)
     assert None in answers
+
+
+def _environ(method: str, path: str) -> dict[str, object]:
+    return {"REQUEST_METHOD": method, "PATH_INFO": path, "QUERY_STRING": "", "REMOTE_ADDR": "127.0.0.1"}
+
+
+class _Recorder(_Heard):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.events: list[RequestEvent] = []
+        self._fail = fail
+
+    def request(self, event: RequestEvent) -> None:
+        if self._fail:
+            raise RuntimeError("the observer broke")
+        self.events.append(event)
+
+
+def _answer(environ: dict[str, object], start_response: Any) -> list[bytes]:
+    note_of(environ).operation = "Consult"
+    start_response("200 OK", [("Content-Length", "2")])
+    return [b"ok"]
+
+
+def test_every_request_is_told_once_with_its_status_and_what_the_front_noted() -> None:
+    heard = _Recorder()
+    app = ObservedRequests(_answer, heard, lambda path: "repertorium")
+    statuses: list[str] = []
+    assert list(app(_environ("POST", "/soap/repertorium"), lambda s, h: statuses.append(s))) == [b"ok"]
+    [event] = heard.events
+    assert (event.front, event.operation, event.status, event.outcome) == ("repertorium", "Consult", 200, Outcome.OK)
+
+
+def test_an_observer_that_fails_never_fails_the_request(caplog: pytest.LogCaptureFixture) -> None:
+    app = ObservedRequests(_answer, _Recorder(fail=True), lambda path: "repertorium")
+    assert list(app(_environ("POST", "/soap/repertorium"), lambda s, h: None)) == [b"ok"]
+    assert "the observer failed" in caplog.text
+
+
+def test_the_probes_answer_without_being_told_and_refuse_other_methods() -> None:
+    heard = _Recorder()
+    probes = Probes(
+        _answer,
+        readiness=Readiness([]),
+        metrics=lambda: b"# nothing\n",
+        metrics_content_type="text/plain",
+        metrics_token=b"t0ken",
+    )
+    app = ObservedRequests(probes, heard, lambda path: "repertorium")
+    statuses: list[str] = []
+
+    def call(method: str, path: str, **extra: str) -> bytes:
+        return b"".join(app({**_environ(method, path), **extra}, lambda s, h: statuses.append(s)))
+
+    assert call("GET", "/health") == b'{"status": "ok"}'
+    assert call("GET", "/ready") == b'{"status": "ok"}'
+    assert call("POST", "/health") and statuses[-1].startswith("405")
+    assert call("GET", "/metrics") and statuses[-1].startswith("401")
+    assert call("GET", "/metrics", HTTP_AUTHORIZATION="Bearer t0ken") == b"# nothing\n"
+    assert heard.events == []
+    call("GET", "/soap/repertorium")
+    assert len(heard.events) == 1
