@@ -506,7 +506,9 @@ def _close_after(start_response: StartResponse) -> None:
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
-    """A gunicorn application serving ``make_app(settings, open_store(settings.db))`` in every worker."""
+    """A gunicorn application serving ``make_app(settings, open_store(settings.db))`` in every worker, the body
+    reader inside its observation point; with ``metrics_dir`` (made by ``serve`` before the fork) every worker counts
+    its metrics there, and the arbiter marks each worker that exits dead in it."""
 
     def __init__(
         self,
