@@ -2,7 +2,7 @@
 every SSIN in it masked to its first six digits (``850730*****``).
 
 Invariant: ``shown(x)`` is at most ``limit`` characters (``MAX_SHOWN`` by default) plus a short marker saying how
-much was cut, holds no control, format or line-separator character (each is written as ``\\xNN``, ``\\uNNNN``),
+much was cut, holds no control, format or line-separator character (each is written as ``\\x{NN}``, ``\\u{NNNN}``),
 and no run of eleven digits, even one written with separators (``90.01.01-901.93``, ``900101 901 93``): a log
 line cannot be flooded, split or forged by what a caller sent, and carries no national number in clear. Logs
 travel further than the audit trail, which keeps the SSINs; the log keeps enough to find the audit record.
@@ -24,9 +24,10 @@ MAX_TEXT = 4000  # characters of one rendered message (a traceback is bounded se
 _KEPT_DIGITS = 6
 _MASK = "*****"
 
-# Eleven or more digits, in groups joined by at most one separator each (a space, dot, dash or slash), the way a
-# national number is written by hand or by a form. Masking keeps the first six digits.
-_WRITTEN_SSIN = re.compile(r"\d(?:[ ./-]?\d){10,}")
+# Eleven or more digits, in groups joined by at most one separator each (a space, dot, dash or slash, the way a
+# national number is written by hand or by a form, or a control or invisible character slipped in to hide one).
+# Masking keeps the first six digits.
+_WRITTEN_SSIN = re.compile(r"\d(?:[ ./\-\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]?\d){10,}")
 # Eleven or more digits in a row, neither preceded nor followed by a letter or digit (not inside a ticket's hex).
 _BARE_SSIN = re.compile(r"(?<![0-9A-Za-z])\d{11,}(?![0-9A-Za-z])")
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
@@ -57,10 +58,9 @@ def masked_text(text: str) -> str:
 
 
 def _escaped_char(char: str) -> str:
+    # In braces, so that the hex digits of an escape never run on into digits beside it.
     code = ord(char)
-    if code < 0x100:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return f"\\x{{{code:02x}}}" if code < 0x100 else f"\\u{{{code:04x}}}"
 
 
 def escape(text: str) -> str:
@@ -75,6 +75,8 @@ def shown(value: object, limit: int = MAX_SHOWN) -> str:
     characters and, when cut, a marker of its whole length. Only the first ``4 * limit`` characters are ever
     looked at, so a megabyte costs no more than a short value."""
     text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit and text.isprintable() and _WRITTEN_SSIN.search(text) is None:
+        return text  # the usual case: nothing to mask, escape or cut
     head = text[: 4 * limit + 32]  # beyond what is shown: a run of digits across the cut is still masked whole
     out = escape(mask_ssins(head))
     if len(out) <= limit and len(head) == len(text):

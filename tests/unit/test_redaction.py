@@ -62,13 +62,19 @@ def test_a_schema_invalid_ssin_with_a_leading_space_is_masked() -> None:
     assert mask_ssin("85073003328") == "850730*****"
 
 
+def test_an_ssin_split_by_a_control_character_is_masked_and_no_escape_joins_digits() -> None:
+    assert shown("9001019\x000193") == "900101*****"
+    assert shown("\x19" + "1234567890") == "\\x{19}1234567890"
+    assert not ELEVEN_DIGITS.search(shown("\U00014000" + "0" * 11))
+
+
 def test_a_value_that_is_no_ssin_is_shown_as_it_is() -> None:
     assert mask_ssin("0212345668") == "0212345668"
     assert shown("KSZGW-1a2b3c") == "KSZGW-1a2b3c"
 
 
 def test_control_characters_are_escaped_not_written() -> None:
-    assert escape("a\nb\x1b[31m\u2028c\u202e") == "a\\x0ab\\x1b[31m\\u2028c\\u202e"
+    assert escape("a\nb\x1b[31m\u2028c\u202e") == "a\\x{0a}b\\x{1b}[31m\\u{2028}c\\u{202e}"
     assert escape("één ça") == "één ça"
 
 
@@ -91,7 +97,7 @@ def test_a_json_line_is_one_line_with_the_fixed_keys_first() -> None:
     data = json.loads(line)
     assert list(data)[:4] == ["time", "level", "logger", "message"]
     assert data["level"] == "warning" and data["logger"] == "gateway.test" and data["front"] == "console"
-    assert data["message"] == "hello x\\x0ay 850730*****"
+    assert data["message"] == "hello x\\x{0a}y 850730*****"
 
 
 def test_a_text_line_cannot_be_split_and_its_traceback_lines_are_marked() -> None:
@@ -101,7 +107,7 @@ def test_a_text_line_cannot_be_split_and_its_traceback_lines_are_marked() -> Non
         record = _record("failed: %s", "one\ntwo")
         record.exc_info = sys.exc_info()
     lines = TextFormatter().format(record).split("\n")
-    assert "failed: one\\x0atwo" in lines[0]
+    assert "failed: one\\x{0a}two" in lines[0]
     assert all(line.startswith("  | ") for line in lines[1:])
     assert not any("85073003328" in line for line in lines)
 

@@ -146,10 +146,11 @@ class RequestLog:
             level = logging.ERROR
         if not self._log.isEnabledFor(level):
             return
-        said = f"{shown(event.method, 16)} {shown(event.path, 120)} {event.status}"
+        fields = request_fields(event)
+        said = f"{fields['method']} {fields['path']} {event.status}"
         if event.detail:
             said += f": {shown(event.detail, 400)}"
-        self._log.log(level, "%s", said, extra={_FIELDS: request_fields(event)})
+        self._log.log(level, "%s", said, extra={_FIELDS: fields})
 
     def provider_call(self, flow: str, outcome: str) -> None:
         """Told in the request line of the SendFlow that made it (its reasons, its outcome)."""
