@@ -170,6 +170,15 @@ class Store(Protocol):
         """Create or migrate the schema to the newest version; return that version."""
         ...
 
+    def schema_version(self) -> int:
+        """The schema version the database holds, read without changing anything (``StorageError`` when it holds
+        no schema at all)."""
+        ...
+
+    def count_integrations(self) -> int:
+        """How many integration periods the directory holds, all institutions together."""
+        ...
+
     def transaction(self) -> AbstractContextManager[Transaction]:
         """A write transaction: commits when the block ends, rolls back when it raises."""
         ...

@@ -6,16 +6,21 @@ schemas, the spyne application, the catalogue, the use cases, the console's temp
 process, and nothing is built at import time; the store is the caller's (one per worker process, opened after the
 fork). The v1 repertorium, the legacy connector and the console share the same use cases, so all audit alike, and
 both SOAP fronts the same authentication; all three share one brake on guessing credentials (``AuthGuard``), so
-the console's logins and the SOAP calls are counted, recorded and throttled alike.
+the console's logins and the SOAP calls are counted, recorded and throttled alike. Every request passes one
+observation point (``ObservedRequests``), whose events feed both the request log and the metrics; the probes
+(/health, /ready, the metrics path) answer before any front.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from gateway.adapters.console import Console
+from gateway.adapters.observe.http import ObservedRequests, Probes, Readiness, database_check
+from gateway.adapters.observe.logs import RequestLog
 from gateway.adapters.provider import SoapProvider
 from gateway.adapters.soap.application import Dispatcher, build_application
 from gateway.adapters.soap.callers import CertificateOrToken, ClientCertificates, GuardedCaller
@@ -25,10 +30,12 @@ from gateway.adapters.soap.http import StartResponse
 from gateway.adapters.soap.wssecurity import Authenticator
 from gateway.adapters.ssdn.documents import DocumentAnswerer
 from gateway.adapters.ssdn.endpoint import ConnectorEndpoint
+from gateway.adapters.storage.migrations import latest_version
 from gateway.app.access_service import AccessService
 from gateway.app.auth_guard import AuthGuard, ThrottlePolicy
 from gateway.app.directory_service import DirectoryService, brussels_today
 from gateway.app.manage_access_service import ManageAccessService
+from gateway.app.observation import ObservedProvider, Observer, Observers
 from gateway.app.ports import Store
 from gateway.contract.certificates import Certificate, load_certificates
 from gateway.contract.limits import XmlLimits
@@ -39,7 +46,17 @@ from gateway.domain.access import load_flow_catalogue
 from gateway.entrypoints.settings import Settings
 from gateway.errors import ConfigurationError
 
-__all__ = ["CONSOLE_PATH", "Fronts", "Mounted", "client_authorities", "gateway_day", "make_app", "throttle_policy"]
+__all__ = [
+    "CONSOLE_PATH",
+    "Fronts",
+    "Mounted",
+    "client_authorities",
+    "front_of",
+    "gateway_day",
+    "make_app",
+    "metrics_token",
+    "throttle_policy",
+]
 
 CONSOLE_PATH = "/console"
 
@@ -74,6 +91,28 @@ def throttle_policy(settings: Settings) -> ThrottlePolicy:
         retention_seconds=settings.auth_failures_retention_days * 24 * 3600,
         refresh_seconds=settings.auth_failures_refresh_seconds,
     )
+
+
+def metrics_token(settings: Settings) -> bytes | None:
+    """The bearer token of ``--metrics-token-file`` (None when the metrics need none)."""
+    if settings.metrics_token_file is None:
+        return None
+    try:
+        token = settings.metrics_token_file.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"the metrics token file {settings.metrics_token_file} cannot be read: {exc}") from exc
+    if not token:
+        raise ConfigurationError(f"the metrics token file {settings.metrics_token_file} is empty")
+    return token
+
+
+def front_of(path: str) -> str:
+    """Which front a request path belongs to (the metrics' and the log's ``front``)."""
+    if path == CONSOLE_PATH or path.startswith(CONSOLE_PATH + "/"):
+        return "console"
+    if path.rstrip("/") == CONNECTOR_PATH:
+        return "connector"
+    return "repertorium"
 
 
 class Fronts:
@@ -114,9 +153,27 @@ class Mounted:
         return self.default(environ, start_response)
 
 
-def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Mounted:
-    """Both SOAP fronts on ``store`` with the console at ``/console/``; ``clock`` is the wall clock WS-Security
-    timestamps are checked against."""
+def make_app(
+    settings: Settings,
+    store: Store,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    reader: Callable[[WsgiApp], WsgiApp] | None = None,
+    metrics_dir: Path | None = None,
+) -> WsgiApp:
+    """Both SOAP fronts on ``store`` with the console at ``/console/``, and the probes (``/health``, ``/ready``, the
+    metrics), every request observed once by the request log and the metrics; ``clock`` is the wall clock
+    WS-Security timestamps are checked against. ``reader`` wraps what lies inside the observation point (the
+    server's body reader, so that what it refuses is observed too); ``metrics_dir`` is where the worker processes
+    of one server sum their metrics (None: this process's own)."""
+    from gateway.adapters.observe.metrics import CONTENT_TYPE, Metrics  # imports prometheus_client: not before
+
+    metrics = Metrics(
+        multiprocess_dir=metrics_dir,
+        directory_size=store.count_integrations,
+        gauge_seconds=settings.directory_gauge_seconds,
+    )
+    observer: Observer = Observers(RequestLog(), metrics)
     documents = ContractDocuments()
     schema = MessageSchema(documents.originals[XSD_FILE], XSD_FILE, base_url=str(xsd_path(XSD_FILE)))
     ssdn_schema = MessageSchema(
@@ -128,7 +185,7 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
         store,
         catalogue,
         load_flow_catalogue(settings.flow_catalogue),
-        provider=SoapProvider(settings.provider_timeout_seconds),
+        provider=ObservedProvider(SoapProvider(settings.provider_timeout_seconds), observer),
         today=gateway_day(settings),
     )
     authenticator = Authenticator(
@@ -172,4 +229,17 @@ def make_app(settings: Settings, store: Store, *, clock: Callable[[], datetime] 
     console = Console(
         store=store, directory=directory, access=access, key=settings.console_key, guard=guard, certificates=caller
     )
-    return Mounted(Fronts(repertorium, connector), {CONSOLE_PATH: console})
+    fronts = Mounted(Fronts(repertorium, connector), {CONSOLE_PATH: console})
+    # The message schemas are compiled above, when this application is built: a schema that does not compile
+    # stops it there, so a process that answers /ready holds them; what can change after start is the database.
+    readiness = Readiness([database_check(store.schema_version, latest_version(), observer)])
+    probes = Probes(
+        fronts,
+        readiness=readiness,
+        metrics=metrics.render,
+        metrics_content_type=CONTENT_TYPE,
+        metrics_path=settings.metrics_path,
+        metrics_token=metrics_token(settings),
+    )
+    inner: WsgiApp = probes if reader is None else reader(probes)
+    return ObservedRequests(inner, observer, front_of)

@@ -87,3 +87,10 @@ class Settings:
     # checkpoint is made every ``audit_checkpoint_every`` records (gateway.app.audit_chain).
     audit_key_file: Path | None = None
     audit_checkpoint_every: int = 1000
+    # Operating (gateway.adapters.observe): the log's format ("text" or "json", one object a line), where the
+    # Prometheus metrics are served and the file holding the bearer token they need (none: open, like /health),
+    # and how long a count of the directory's size is reused by the metrics.
+    log_format: str = "text"
+    metrics_path: str = "/metrics"
+    metrics_token_file: Path | None = None
+    directory_gauge_seconds: float = 30.0

@@ -25,7 +25,6 @@ import contextlib
 import errno
 import functools
 import io
-import logging
 import math
 import re
 import resource
@@ -35,19 +34,21 @@ import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 from gunicorn.http.errors import NoMoreData, ParseException
 from gunicorn.workers.gthread import _DEFER, ThreadWorker
 
+from gateway.adapters.observe.workers import worker_gone
+from gateway.app.observation import note_of
 from gateway.app.ports import Store
 from gateway.entrypoints.compose import make_app
 from gateway.entrypoints.settings import WORKER_TIMEOUT_SECONDS, Settings
 
 __all__ = ["CompleteBodies", "GatewayServer", "GatewayWorker", "connection_limit", "discard_cap", "tls_options"]
-
-log = logging.getLogger("gateway.http")
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -481,7 +482,7 @@ class CompleteBodies:
 
     @staticmethod
     def _refuse(environ: dict[str, Any], start_response: StartResponse, status: str, text: str) -> Iterable[bytes]:
-        log.info("HTTP %s to %s: %s", status[:3], environ.get("REMOTE_ADDR", "?"), text)
+        note_of(environ).detail = text  # the request log writes it, redacted, with the status
         body = text.encode()
         _close_after(start_response)
         start_response(status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))])
@@ -505,14 +506,22 @@ def _close_after(start_response: StartResponse) -> None:
 
 
 class GatewayServer(BaseApplication):  # type: ignore[misc]
-    """A gunicorn application serving ``make_app(settings, open_store(settings.db))`` in every worker."""
+    """A gunicorn application serving ``make_app(settings, open_store(settings.db))`` in every worker, the body
+    reader inside its observation point; with ``metrics_dir`` (made by ``serve`` before the fork) every worker counts
+    its metrics there, and the arbiter marks each worker that exits dead in it."""
 
     def __init__(
-        self, settings: Settings, open_store: Callable[[str], Store], *, timeout: int = WORKER_TIMEOUT_SECONDS
+        self,
+        settings: Settings,
+        open_store: Callable[[str], Store],
+        *,
+        timeout: int = WORKER_TIMEOUT_SECONDS,
+        metrics_dir: Path | None = None,
     ) -> None:
         self.settings = settings
         self._open_store = open_store
         self._store: Store | None = None
+        self._metrics_dir = metrics_dir
         self._options: dict[str, Any] = {
             "bind": [_bind(settings.host, settings.port)],
             "workers": max(1, settings.workers),
@@ -528,6 +537,8 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "errorlog": "-",
             "loglevel": "info",
             "worker_exit": self._worker_exit,
+            "child_exit": self._child_exit,
+            "logger_class": _GatewayLog,
         }
         if "control_socket_disable" in _known_settings():
             # gunicorn >= 24 opens a control socket at one fixed path per user: servers would clash.
@@ -542,12 +553,34 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         """Called in each worker after the fork: its own store, its own application."""
         self._store = self._open_store(self.settings.db)
-        return CompleteBodies(make_app(self.settings, self._store), self.settings.max_body_bytes)
+        max_body = self.settings.max_body_bytes
+        return make_app(
+            self.settings,
+            self._store,
+            reader=lambda app: CompleteBodies(app, max_body),
+            metrics_dir=self._metrics_dir,
+        )
 
     def _worker_exit(self, server: Any, worker: Any) -> None:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def _child_exit(self, server: Any, worker: Any) -> None:
+        """In the arbiter, once a worker has exited (however): its live gauge no longer counts."""
+        if self._metrics_dir is not None:
+            worker_gone(worker.pid, self._metrics_dir)
+
+
+class _GatewayLog(GunicornLogger):  # type: ignore[misc]
+    """gunicorn's own records (booting, exiting, timeouts) go through the gateway's log, in its format (text or
+    one JSON object a line), rather than through a handler and a format of gunicorn's."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        for handler in list(self.error_log.handlers):
+            self.error_log.removeHandler(handler)
+        self.error_log.propagate = True
 
 
 def tls_options(settings: Settings) -> dict[str, Any]:

@@ -48,7 +48,9 @@ from gateway.adapters.console.timeline import Words as ChartWords
 from gateway.app.access_service import AccessService
 from gateway.app.auth_guard import AuthGuard
 from gateway.app.directory_service import DirectoryService
+from gateway.app.observation import note_of
 from gateway.app.ports import InstitutionRecord, Store
+from gateway.app.redaction import shown
 from gateway.domain.access import AIDS, FlowPerson, FlowRequest, Role
 from gateway.domain.directory import DirectoryRequest, Ok
 from gateway.domain.identifiers import check_ssin
@@ -71,6 +73,19 @@ _DUMMY_SECRET = "x" * 43  # compared against when no institution matches, so a r
 FRONT = "console"  # the front's name in the records of failed authentications
 
 log = logging.getLogger("gateway.adapters.console")
+# The operation a console path is, for the request log and the metrics (a bounded set: any other path is "unknown").
+_OPERATIONS = {
+    "/": "household",
+    "/login": "login",
+    "/logout": "logout",
+    "/integrations": "integrations",
+    "/consult": "consult",
+    "/timeline": "timeline",
+    "/timeline.svg": "timeline",
+    "/timeline.png": "timeline",
+    "/access": "access",
+    "/static/console.css": "static",
+}
 StartResponse = Callable[..., Any]
 
 
@@ -194,11 +209,16 @@ class Console:
         if lang in LANGUAGES:
             session = replace(session, lang=lang) if session is not None else Session.new(now, lang)
         context = Context(request, session, Words(session.lang if session else DEFAULT_LANGUAGE))
+        note = note_of(environ)
+        note.operation = _OPERATIONS.get(request.path, "unknown")
         try:
             response = self._route(context)
         except Exception:
             incident = uuid.uuid4().hex
-            log.exception("console incident %s: unexpected error on %s %s", incident, request.method, request.path)
+            note.incident = incident
+            log.exception(
+                "console incident %s: unexpected error on %s %s", incident, shown(request.method), shown(request.path)
+            )
             response = self._page(
                 context,
                 "message.html",
@@ -214,6 +234,8 @@ class Console:
             ("Referrer-Policy", "same-origin"),
             *response.headers,
         ]
+        if context.record is not None:
+            note.institution = context.record.id
         if not any(name == "Cache-Control" for name, _ in response.headers):
             headers.append(("Cache-Control", "no-store"))
         if context.session is not None:
@@ -265,14 +287,15 @@ class Console:
                 context.session = Session.new(int(self._clock()), context.lang)
                 return self._page(context, "message.html", "400 Bad Request", message=context.words("cookies_needed"))
             if not self._codec.csrf_ok(context.session, form.one("csrf")):
-                log.warning("console: a form without its session's CSRF token from %s", context.request.address)
+                note_of(context.request.environ).detail = "a form without its session's CSRF token"
                 return self._page(context, "message.html", "403 Forbidden", message=context.words("form_expired"))
             context.request.environ["ksz.console.form"] = form
         try:
             return handler(context)
         except GatewayError as error:
             incident = uuid.uuid4().hex
-            log.error("console incident %s: %s: %s", incident, error.code, error.message, exc_info=error)
+            note_of(context.request.environ).failed(error, incident)
+            log.error("console incident %s: %s: %s", incident, error.code, shown(error.message, 1000), exc_info=error)
             return self._page(
                 context,
                 "message.html",
@@ -390,7 +413,9 @@ class Console:
         try:
             self._guard.check(claimed, address)
         except AuthenticationThrottled as throttled:
-            log.warning("console: login of %r from %s refused: too many failures", claimed, address)
+            note_of(context.request.environ).refused_login(
+                "authentication_throttled", f"login of {claimed!r} refused: too many failures"
+            )
             return self._login_page(
                 context,
                 status="429 Too Many Requests",
@@ -400,7 +425,7 @@ class Console:
         record = self._certificate_holder(context) if by_certificate else self._secret_holder(claimed, form)
         if record is None:
             self._guard.failed(FRONT, claimed, address, "FAILED_AUTHENTICATION")
-            log.warning("console: login of %r from %s refused", claimed, address)
+            note_of(context.request.environ).refused_login("failed_authentication", f"login of {claimed!r} refused")
             return self._login_page(context, status="403 Forbidden", error=context.words("login_refused"))
         self._guard.succeeded(claimed, address)
         assert context.session is not None
@@ -409,7 +434,7 @@ class Console:
             fresh, institution=record.id, secret_mark=self._codec.secret_mark(record.id, record.secret)
         )
         how = "its certificate" if by_certificate else "its secret"
-        log.info("console: institution %s logged in with %s from %s", record.id, how, address)
+        note_of(context.request.environ).detail = f"institution {record.id} logged in with {how}"
         return _redirect(context.request, "/")
 
     def _secret_holder(self, number: str, form: Form) -> InstitutionRecord | None:
@@ -675,7 +700,7 @@ class Console:
         try:
             data = draw(render_svg(self._chart(context, ssin, window, result)))
         except OSError as exc:  # only a PNG can fail so: the cairo library is missing
-            log.error("console: cannot render the timeline as %s: %s", suffix, exc)
+            log.error("console: cannot render the timeline as %s: %s", suffix, shown(exc))
             text = context.words("png_unavailable").encode()
             return Response("503 Service Unavailable", text, "text/plain; charset=utf-8")
         disposition = f'attachment; filename="timeline-{_safe(ssin)}.{suffix}"'

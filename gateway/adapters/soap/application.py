@@ -81,6 +81,7 @@ class Dispatched:
     operation: str
     document: etree._Element
     response: etree._Element
+    result: Any = None  # the use case's result the response was written from
 
 
 class Dispatcher(ServerBase):  # type: ignore[misc]
@@ -116,4 +117,5 @@ class Dispatcher(ServerBase):  # type: ignore[misc]
                 raise error.error
             raise InternalError(f"operation {operation} failed: {getattr(error, 'faultstring', error)}")
         self.app.out_protocol.serialize(call, message=ProtocolBase.RESPONSE)
-        return Dispatched(operation, call.out_document, call.out_body_doc)
+        result = call.out_object[0] if call.out_object else None
+        return Dispatched(operation, call.out_document, call.out_body_doc, result)

@@ -41,6 +41,7 @@ from gateway.adapters.soap.service import CallScope
 from gateway.adapters.soap.wssecurity import SECURITY, Authenticator
 from gateway.app.access_service import AccessService
 from gateway.app.directory_service import DirectoryService
+from gateway.app.observation import note_of
 from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.names import ACTION_PREFIX, action_of
 from gateway.contract.schema import MessageSchema
@@ -93,6 +94,7 @@ class SoapEndpoint:
             return plain(start_response, "404 Not Found", f"No endpoint at {path}; the service is at {ENDPOINT_PATH}.")
         if method in ("GET", "HEAD"):
             discard(environ, self._max_body)
+            note_of(environ).operation = "documents"
             status, content_type, body = self._document(environ)
             start_response(status, [("Content-Type", content_type), ("Content-Length", str(len(body)))])
             return [] if method == "HEAD" else [body]
@@ -137,6 +139,7 @@ class SoapEndpoint:
         return answer_or_fault(environ, log, work, refused=self._caller.refused)
 
     def _handle(self, environ: dict[str, Any], data: bytes) -> bytes:
+        note = note_of(environ)
         check_content_type(environ)
         envelope = parse_envelope(data, _UNDERSTOOD, self._xml_limits)
         operation = self._dispatcher.operation_of(envelope.body.tag)
@@ -147,11 +150,15 @@ class SoapEndpoint:
                 f"it offers {', '.join(sorted(self._dispatcher.operations.values()))}.",
                 operation=name.localname,
             )
+        note.operation = operation
         _check_action(environ, operation)
         institution, nonce = self._caller.verify(envelope.headers, environ)
+        note.institution = institution.id
         self._schema.check_request(envelope.body)
         dispatched = self._dispatcher.dispatch(envelope, CallScope(institution, self._directory, self._access, nonce))
         self._schema.check_response(dispatched.response)
+        if dispatched.result is not None:
+            note.answered_with(dispatched.result)
         answer: bytes = etree.tostring(dispatched.document, xml_declaration=True, encoding="UTF-8")
         return answer
 

@@ -4,8 +4,9 @@ the Content-Type, the SOAPAction header, and the one place where errors become f
 Invariant: a body is always read or discarded completely before an answer is sent (so the client reads the
 answer rather than a reset connection); only ``text/xml`` in UTF-8 gets past ``check_content_type``; and
 ``answer_or_fault`` lets nothing leave but the endpoint's own answer or a fault (no stack trace, no bare 500),
-logging each refusal once with the caller's address and handing each refused authentication to the endpoint's
-``refused`` hook (which records it); a throttled caller's fault comes with ``Retry-After``.
+noting each refusal on the request (the request log writes it once, redacted), logging each incident, and
+handing each refused authentication to the endpoint's ``refused`` hook (which records it); a throttled caller's
+fault comes with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 from gateway.adapters.soap.faults import fault_for
+from gateway.app.observation import note_of
+from gateway.app.redaction import shown
 from gateway.errors import (
     AuthenticationError,
     AuthenticationThrottled,
@@ -145,27 +148,33 @@ def answer_or_fault(
     work: Callable[[], bytes],
     refused: Callable[[dict[str, Any], AuthenticationError], None] | None = None,
 ) -> Answered:
-    """``work``'s answer with ``200 OK``, or the fault of whatever it raised (an incident logged for ours); a
-    refused authentication is handed to ``refused`` too."""
+    """``work``'s answer with ``200 OK``, or the fault of whatever it raised. A refusal is noted on the request
+    (its code and words, which the request log shows redacted), and a refused authentication is handed to
+    ``refused`` too; an incident is also logged here, with its traceback and its words redacted, since only the
+    log holds what went wrong."""
+    note = note_of(environ)
     extra: list[tuple[str, str]] = []
     try:
         return "200 OK", work(), extra
     except AuthenticationError as error:
-        log.warning("authentication refused (%s) from %s: %s", error.code, peer(environ), error.message)
+        note.failed(error)
         if refused is not None:
             refused(environ, error)
         if isinstance(error, AuthenticationThrottled):
             extra.append(("Retry-After", str(error.retry_after)))
         fault = fault_for(error)
     except RequestError as error:
-        log.info("request refused (%s) from %s: %s", error.code, peer(environ), error.message)
+        note.failed(error)
         fault = fault_for(error)
     except GatewayError as error:
         incident = uuid.uuid4().hex
-        log.error("incident %s: %s: %s", incident, error.code, error.message, exc_info=error)
+        note.failed(error, incident)
+        log.error("incident %s: %s: %s", incident, error.code, shown(error.message, 1000), exc_info=error)
         fault = fault_for(error, incident)
     except Exception as exc:
         incident = uuid.uuid4().hex
+        internal = InternalError(f"{type(exc).__name__}: {exc}")
+        note.failed(internal, incident)
         log.exception("incident %s: unexpected error", incident)
-        fault = fault_for(InternalError(f"{type(exc).__name__}: {exc}"), incident)
+        fault = fault_for(internal, incident)
     return fault.status, fault.body, extra

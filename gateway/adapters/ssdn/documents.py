@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from lxml import etree
 
 from gateway.app.manage_access_service import ManageAccessService
+from gateway.app.observation import RequestNote
 from gateway.app.ports import InstitutionRecord, NonceClaim
 from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.schema import MessageSchema
@@ -48,8 +49,9 @@ class DocumentAnswerer:
         *,
         nonce: NonceClaim | None = None,
         received: datetime | None = None,
+        note: RequestNote | None = None,
     ) -> etree._Element:
-        """The validated SSDNReply to the document ``text``."""
+        """The validated SSDNReply to the document ``text`` (what it came to noted on the request's ``note``)."""
         arrived = received or self._clock()
         root: etree._Element | None = None
         try:
@@ -66,4 +68,6 @@ class DocumentAnswerer:
             reply = Reply(outcome, arrived, self._clock(), document.user, document.reference, document.time_request)
         written = write_reply(reply)
         self._schema.check_response(written)
+        if note is not None:
+            note.answered_with(outcome)
         return written

@@ -35,6 +35,7 @@ from gateway.adapters.soap.http import (
 )
 from gateway.adapters.soap.wssecurity import SECURITY
 from gateway.adapters.ssdn.documents import DocumentAnswerer
+from gateway.app.observation import note_of
 from gateway.contract.limits import DEFAULT_LIMITS, XmlLimits
 from gateway.contract.names import CONNECTOR_NS, SEND_XML_ACTION, qname
 from gateway.contract.ssdn import CONNECTOR_PATH, reply_envelope
@@ -80,6 +81,7 @@ class ConnectorEndpoint:
             )
         if method in ("GET", "HEAD"):
             discard(environ, self._max_body)
+            note_of(environ).operation = "documents"
             keys = {key.lower() for key, _ in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)}
             if "wsdl" not in keys:
                 return plain(
@@ -109,6 +111,7 @@ class ConnectorEndpoint:
         return [body]
 
     def _send_xml(self, environ: dict[str, Any], data: bytes, received: datetime) -> bytes:
+        note = note_of(environ)
         check_content_type(environ)
         envelope = parse_envelope(data, _UNDERSTOOD, self._xml_limits)
         carrier = envelope.body
@@ -119,6 +122,7 @@ class ConnectorEndpoint:
                 f"the Body holds {{{name.namespace}}}{name.localname}.",
                 operation=name.localname,
             )
+        note.operation = "sendXML"
         if len(carrier):
             raise MalformedMessage(
                 "xmlString holds elements: the SSDN document must be its text, entity-escaped or in CDATA."
@@ -129,5 +133,6 @@ class ConnectorEndpoint:
                 f'The SOAPAction {action!r} is not this connector\'s: send SOAPAction "{SEND_XML_ACTION}" or "".'
             )
         institution, nonce = self._caller.verify(envelope.headers, environ)
-        reply = self._answerer.answer(institution, carrier.text or "", nonce=nonce, received=received)
+        note.institution = institution.id
+        reply = self._answerer.answer(institution, carrier.text or "", nonce=nonce, received=received, note=note)
         return reply_envelope(reply)

@@ -344,6 +344,17 @@ class MemoryStore:
                 tx._save_catalogue(load_catalogue())
         return latest_version()
 
+    def schema_version(self) -> int:
+        """The newest version once ``upgrade`` has loaded the catalogue, 0 before (a memory store has no schema)."""
+        directory = self._open()
+        with directory.lock:
+            return latest_version() if directory.sectors else 0
+
+    def count_integrations(self) -> int:
+        directory = self._open()
+        with directory.lock:
+            return sum(len(periods) for keyed in directory.periods.values() for periods in keyed.values())
+
     # -- the operator's administration ---------------------------------------------------------------------
 
     def add_institution(self, record: InstitutionRecord) -> None:

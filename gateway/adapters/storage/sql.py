@@ -502,6 +502,12 @@ class SqlStore(ABC):
 
     # -- the unit of work ----------------------------------------------------------------------------------
 
+    def schema_version(self) -> int:
+        return int(self._read("SELECT coalesce(max(version), 0) FROM schema_version")[0][0])
+
+    def count_integrations(self) -> int:
+        return int(self._read("SELECT count(*) FROM periods")[0][0])
+
     @contextmanager
     def transaction(self) -> Iterator[SqlTransaction]:
         with self._write() as cur:

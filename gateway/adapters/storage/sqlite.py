@@ -187,6 +187,18 @@ class SqliteStore(SqlStore):
             raise StorageError(f"the folder of {self._where} does not exist")
         return super().upgrade()
 
+    def schema_version(self) -> int:
+        """Read on a read-only connection of its own, closed at once: a file removed, replaced or damaged since
+        the store's connections opened it is seen as it is now, not as their open descriptors and page caches
+        still show it (what the readiness probe must know)."""
+        with self._translated():
+            conn = sqlite3.connect(f"{Path(self.url).resolve().as_uri()}?mode=ro", uri=True, timeout=2.0)
+            try:
+                found = conn.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchone()
+            finally:
+                conn.close()
+        return int(found[0])
+
     def close(self) -> None:
         pid = os.getpid()
         with self._lock:

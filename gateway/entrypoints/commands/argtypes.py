@@ -1,5 +1,5 @@
 """The argument types the operator's commands share: whole numbers and seconds within bounds, TCP ports, days,
-enterprise numbers and lists of proxy addresses.
+enterprise numbers, lists of proxy addresses and the metrics' path.
 
 Invariant: each type returns a value within its bounds or raises ``argparse.ArgumentTypeError`` with a message
 naming the form expected (argparse prints it after the option's name); none reads anything but its text.
@@ -10,12 +10,22 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import math
+import re
 from collections.abc import Callable
 from datetime import date
 
 from gateway.domain.periods import parse_day
 
-__all__ = ["address_list", "day", "enterprise_number", "is_enterprise_number", "seconds", "tcp_port", "whole_number"]
+__all__ = [
+    "address_list",
+    "day",
+    "enterprise_number",
+    "is_enterprise_number",
+    "metrics_path",
+    "seconds",
+    "tcp_port",
+    "whole_number",
+]
 
 
 def whole_number(low: int, high: int | None = None, *, beyond: str = "") -> Callable[[str], int]:
@@ -95,3 +105,20 @@ def address_list(text: str) -> tuple[str, ...]:
                 f"{item!r} is not an IP address or a network such as 10.0.0.0/8 (host bits clear): {exc}"
             ) from exc
     return items
+
+
+_PATH = re.compile(r"/[A-Za-z0-9._~-]+(?:/[A-Za-z0-9._~-]+)*")
+# Paths the gateway serves already: the fronts (and all below them), the probes.
+_TAKEN = ("/soap", "/connectors", "/console", "/health", "/ready")
+
+
+def metrics_path(text: str) -> str:
+    """Where the metrics are served: an absolute path of plain segments, none the gateway already serves."""
+    if len(text) > 100 or not _PATH.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"{text[:100]!r} is not a path such as /metrics (segments of letters, digits, '.', '_', '~', '-')"
+        )
+    taken = next((t for t in _TAKEN if text == t or text.startswith(t + "/")), None)
+    if taken is not None:
+        raise argparse.ArgumentTypeError(f"{text} is served by the gateway already ({taken})")
+    return text

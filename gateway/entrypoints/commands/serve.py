@@ -11,6 +11,7 @@ institution's secret is generated here, strong, and printed exactly once.
 from __future__ import annotations
 
 import argparse
+import io
 import logging
 import secrets
 import sys
@@ -24,6 +25,7 @@ from gateway.entrypoints.commands.argtypes import (
     address_list,
     day,
     enterprise_number,
+    metrics_path,
     seconds,
     tcp_port,
     whole_number,
@@ -162,12 +164,40 @@ def register(subparsers: Any) -> None:
         help="at start, wait this long for a database that does not answer (0: say so and exit at once)",
     )
     serve.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=_DEFAULTS.log_format,
+        help="the log on standard error: readable text, or one JSON object a line (json also sends the start-up "
+        "lines there, as records) (text)",
+    )
+    serve.add_argument(
+        "--metrics-path",
+        type=metrics_path,
+        default=_DEFAULTS.metrics_path,
+        metavar="PATH",
+        help=f"where the Prometheus metrics are served ({_DEFAULTS.metrics_path})",
+    )
+    serve.add_argument(
+        "--metrics-token-file",
+        type=Path,
+        metavar="FILE",
+        help="a file holding the bearer token the metrics ask for (none: the metrics are open, as /health is)",
+    )
+    serve.add_argument(
+        "--directory-gauge-seconds",
+        type=seconds(0, 86400),
+        default=_DEFAULTS.directory_gauge_seconds,
+        metavar="SECONDS",
+        help="how long the metrics reuse a count of the directory's integrations before counting again "
+        f"({_DEFAULTS.directory_gauge_seconds:g})",
+    )
+    serve.add_argument(
         "--flows",
         type=Path,
         metavar="FILE",
         help="an operator's flow catalogue (JSON, as gateway/data/flows.json) replacing the default one",
     )
-    serve.set_defaults(handler=handle_serve)
+    serve.set_defaults(handler=handle_serve_logged)
 
     institutions = subparsers.add_parser("institutions", help="manage the institutions that may call the gateway")
     actions = institutions.add_subparsers(dest="institutions_command", required=True, metavar="ACTION")
@@ -200,6 +230,14 @@ def register(subparsers: Any) -> None:
 
 
 # -- serve ----------------------------------------------------------------------------------------------
+
+
+def handle_serve_logged(args: argparse.Namespace) -> int:
+    """``serve``; with ``--log-format json`` its start-up lines on standard output become log records too."""
+    if args.log_format != "json":
+        return handle_serve(args)
+    with _stdout_as_log():
+        return handle_serve(args)
 
 
 def handle_serve(args: argparse.Namespace) -> int:
@@ -237,6 +275,10 @@ def handle_serve(args: argparse.Namespace) -> int:
         db_timeout_seconds=args.db_timeout,
         wait_for_db_seconds=args.wait_for_db,
         config=args.config,
+        log_format=args.log_format,
+        metrics_path=args.metrics_path,
+        metrics_token_file=args.metrics_token_file,
+        directory_gauge_seconds=args.directory_gauge_seconds,
     )
     from gateway.entrypoints.compose import throttle_policy
 
@@ -245,7 +287,7 @@ def handle_serve(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"ksz-gateway serve: the --auth-failures-... options contradict each other: {exc}.", file=sys.stderr)
         return 2
-    problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca)
+    problem = _tls_problem(settings.certfile, settings.keyfile, settings.client_ca) or _metrics_problem(settings)
     if problem is not None:
         print(f"ksz-gateway serve: {problem}.", file=sys.stderr)
         return 2
@@ -256,8 +298,9 @@ def handle_serve(args: argparse.Namespace) -> int:
     except AuditKeyError as exc:
         print(f"ksz-gateway serve: {exc}.", file=sys.stderr)
         return 2
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(process)d %(name)s %(message)s")
-    logging.getLogger("spyne").setLevel(logging.WARNING)
+    from gateway.adapters.observe.logs import configure_logging
+
+    configure_logging(settings.log_format)
 
     from gateway.entrypoints.commands.keys import cipher_of, secrets_at_rest, wait_for_directory
     from gateway.errors import GatewayError
@@ -355,9 +398,65 @@ def handle_serve(args: argparse.Namespace) -> int:
         f"locked out for {policy.lockout_seconds} s after {policy.hard} within {policy.window_seconds} s, an "
         f"address after {policy.address_limit} (ksz-gateway security blocked)."
     )
+    if settings.metrics_token_file is not None:
+        print(f"Metrics: {settings.metrics_path} (bearer token of {settings.metrics_token_file}); /health, /ready.")
+    else:
+        print(f"Metrics: {settings.metrics_path} (no token); /health, /ready.")
     sys.stdout.flush()
-    GatewayServer(settings, opener).run()
+    from gateway.adapters.observe.workers import metrics_directory
+
+    # Made before gunicorn forks and before prometheus_client is imported, so that every worker counts into it.
+    with metrics_directory() as metrics_dir:
+        GatewayServer(settings, opener, metrics_dir=metrics_dir).run()
     return 0
+
+
+@contextmanager
+def _stdout_as_log() -> Iterator[None]:
+    """Standard output's lines become log records (logger ``gateway.serve``): with ``--log-format json`` the
+    start-up lines join the one stream of JSON objects instead of interleaving plain text with it."""
+    saved = sys.stdout
+    sys.stdout = _LogLines(logging.getLogger("gateway.serve"))
+    try:
+        yield
+    finally:
+        sys.stdout = saved
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream whose every line is logged at info."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._logger = logger
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            if line:
+                self._logger.info("%s", line)
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._logger.info("%s", self._pending)
+            self._pending = ""
+
+
+def _metrics_problem(settings: Settings) -> str | None:
+    """What is wrong with the metrics' token file, or None."""
+    from gateway.entrypoints.compose import metrics_token
+    from gateway.errors import ConfigurationError
+
+    try:
+        metrics_token(settings)
+    except ConfigurationError as exc:
+        return exc.message
+    return None
 
 
 def _tls_problem(certfile: Path | None, keyfile: Path | None, client_ca: Path | None) -> str | None:
