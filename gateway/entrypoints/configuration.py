@@ -65,8 +65,9 @@ _SECRET_WORDS = ("password", "secret", "token")
 class SettingError(ConfigurationError):
     """A configuration value that cannot be used: ``where`` (``FILE:LINE``, a variable, an option), ``key``."""
 
-    def __init__(self, where: str, key: str | None, reason: str) -> None:
-        super().__init__(f"{where}: {key}: {reason}" if key else f"{where}: {reason}")
+    def __init__(self, where: str, key: str | None = None, reason: str | None = None) -> None:
+        said = where if reason is None else f"{where}: {key}: {reason}" if key else f"{where}: {reason}"
+        super().__init__(said)
         self.where = where
         self.key = key
         self.reason = reason
@@ -425,20 +426,28 @@ def is_secret(name: str, value: Any) -> bool:
 # -- the command line ---------------------------------------------------------------------------------------
 
 
-def database_options(parser: argparse.ArgumentParser, default_db: str) -> None:
-    """``--db``, ``--db-password-file`` and ``--config``: what every command that opens the directory takes."""
+def database_options(parser: argparse.ArgumentParser, default_db: str, *, inherited: bool = False) -> None:
+    """``--db``, ``--db-password-file`` and ``--config``: what every command that opens the directory takes.
+    ``inherited``: on an action whose command takes them too (``audit --db X verify``), so that the action keeps
+    what came before it when they are not given again."""
+    unset = argparse.SUPPRESS if inherited else None
     parser.add_argument(
-        "--db", default=default_db, metavar="PATH-OR-URL", help=f"SQLite file or postgresql:// URL ({default_db})"
+        "--db",
+        default=argparse.SUPPRESS if inherited else default_db,
+        metavar="PATH-OR-URL",
+        help=f"SQLite file or postgresql:// URL ({default_db})",
     )
     parser.add_argument(
         "--db-password-file",
         type=Path,
+        default=unset,
         metavar="FILE",
         help="read the PostgreSQL password from FILE (kept out of the URL, the process list and the configuration)",
     )
     parser.add_argument(
         "--config",
         type=Path,
+        default=unset,
         metavar="FILE",
         help=f"a TOML configuration file (else ${ENV_PREFIX}{CONFIG_KEY.upper()}); its keys are serve's options, "
         f"overridden by {ENV_PREFIX}<KEY> variables and then by options",

@@ -281,9 +281,8 @@ def test_two_worker_processes_share_the_counts(launch: Callable[..., Any], soap:
         _throttled(consult(server, soap, "127.0.0.1", OCMW_A, SECRET_A))
         fine = consult(server, soap, "127.0.0.2", OCMW_A, SECRET_A)
         assert fine.status == 200 and fine.fault is None
-    pids = {
-        int(m) for m in re.findall(r"^\S+ \S+ (\d+) gateway\.adapters\.soap authentication refused", server.log(), re.M)
-    }
+    refused = r"^\S+ WARNING \[(\d+)\] gateway\.requests .* outcome=auth_failed"
+    pids = {int(m) for m in re.findall(refused, server.log(), re.M)}
     assert pids == {first, second}
 
 

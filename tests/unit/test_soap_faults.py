@@ -5,11 +5,14 @@ The mapping is checked over the whole exception tree, so a new error class canno
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from typing import Any
 
 import pytest
 from lxml import etree
 
+import gateway
 from gateway import errors
 from gateway.adapters.soap.envelope import parse_envelope
 from gateway.adapters.soap.faults import fault_code, fault_for
@@ -17,6 +20,10 @@ from gateway.contract.names import SOAP_ENV, WSSE
 
 
 def _all_errors() -> list[type[errors.GatewayError]]:
+    # Every module of the package imported first: an error class defined outside gateway.errors is in the tree
+    # whichever tests ran before.
+    for module in pkgutil.walk_packages(gateway.__path__, "gateway."):
+        importlib.import_module(module.name)
     found, todo = [], [errors.GatewayError]
     while todo:
         kind = todo.pop()

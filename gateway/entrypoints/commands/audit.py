@@ -80,15 +80,11 @@ def _moment(text: str) -> datetime:
 def register(subparsers: Any) -> None:
     from gateway.app.audit_chain import DEFAULT_CHECKPOINT_EVERY
     from gateway.entrypoints.commands.argtypes import enterprise_number
+    from gateway.entrypoints.configuration import database_options
 
     def db_option(p: argparse.ArgumentParser, *, inherited: bool) -> None:
         # An action's --db may also come before the action (``audit --db X verify``): then the action keeps it.
-        p.add_argument(
-            "--db",
-            default=argparse.SUPPRESS if inherited else DEFAULT_DB,
-            metavar="PATH-OR-URL",
-            help=f"SQLite file or postgresql:// URL ({DEFAULT_DB})",
-        )
+        database_options(p, DEFAULT_DB, inherited=inherited)
 
     def show_options(p: argparse.ArgumentParser, *, inherited: bool) -> None:
         quiet = argparse.SUPPRESS if inherited else None
@@ -178,24 +174,18 @@ def handle_show(args: argparse.Namespace) -> int:
     query = AuditQuery(args.ssin, args.institution, args.ticket, args.since, args.until)
 
     def run(store: Store) -> int:
-        try:
-            for record in select(store, query):
-                line = {
-                    "ticket": record.ticket,
-                    "institution": record.institution_id,
-                    "operation": record.operation,
-                    "at": record.at.isoformat(),
-                    "reference": record.reference,
-                    "request": record.request,
-                    "outcome": record.outcome,
-                }
-                sys.stdout.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:
-            # The reader stopped (``| head``): nothing more to say, and nothing left for the exit's flush.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            os.close(devnull)
+        # A reader gone away (``| head``) ends the command quietly in ``gateway.entrypoints.cli.main``.
+        for record in select(store, query):
+            line = {
+                "ticket": record.ticket,
+                "institution": record.institution_id,
+                "operation": record.operation,
+                "at": record.at.isoformat(),
+                "reference": record.reference,
+                "request": record.request,
+                "outcome": record.outcome,
+            }
+            sys.stdout.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         return 0
 
     return _run(args.db, run)
