@@ -155,10 +155,11 @@ def post(url: str, body: bytes, action: str = '""') -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def start_stack(workers: int, log: Path) -> Running:
+def start_stack(workers: int, log: Path, threads: int | None = None) -> Running:
     """bench/stack_server.py: the echo at /echo and "hello" at /hello on the gateway's own HTTP server."""
     port = free_port()
     command = [sys.executable, str(BENCH / "stack_server.py"), "--port", str(port), "--workers", str(workers)]
+    command += ["--threads", str(threads)] if threads else []
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     echo_body = echo_module().request_body()
@@ -172,11 +173,13 @@ def echo_module() -> Any:
     return echo_service
 
 
-def start_gateway(name: str, workers: int, db: str, log: Path, checkout: Path | None = None) -> Running:
+def start_gateway(
+    name: str, workers: int, db: str, log: Path, checkout: Path | None = None, threads: int | None = None
+) -> Running:
     """``ksz-gateway serve`` of this checkout, or of ``checkout`` (its ``gateway`` package first on the path)."""
     port = free_port()
     command = [str(BIN / "ksz-gateway"), "serve", "--demo", "--today", "2015-01-10", "--workers", str(workers)]
-    command += ["--port", str(port), "--db", db]
+    command += ["--port", str(port), "--db", db] + (["--threads", str(threads)] if threads else [])
     env = dict(os.environ)
     if checkout is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(checkout), *filter(None, [env.get("PYTHONPATH")])])
@@ -517,6 +520,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per measurement (4; 1 with --quick)")
     parser.add_argument("--connections", type=_counts, default=[1, 8], help="concurrent connections (1,8)")
     parser.add_argument("--workers", type=_counts, default=[2], help="worker processes of each server (2)")
+    parser.add_argument("--threads", type=int, help="threads of each worker (the server's default)")
     parser.add_argument("--rounds", type=int, default=1, help="measure each thing this many times (1)")
     parser.add_argument("--postgres", metavar="URL", help="also on PostgreSQL (default: $KSZ_TEST_POSTGRES_URL)")
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only, even with KSZ_TEST_POSTGRES_URL")
@@ -551,6 +555,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "load": args.load,
         "duration": args.duration,
         "workers": args.workers,
+        "threads": args.threads,
         "connections": args.connections,
         "baseline": str(args.baseline) if args.baseline else None,
     }
@@ -626,7 +631,7 @@ def run_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], int]:
         for db in databases:
             for workers in args.workers:
                 with contextlib.ExitStack() as stack:
-                    stack_server = start_stack(workers, work / f"stack-{workers}.log")
+                    stack_server = start_stack(workers, work / f"stack-{workers}.log", args.threads)
                     stack.callback(stop, stack_server)
                     running = []
                     for gateway in gateways:
@@ -637,7 +642,7 @@ def run_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], int]:
                             schemas.append(f"{BENCH_SCHEMA}_{name}")
                             where = postgres_schema(args.postgres, schemas[-1])
                         log = work / f"{name}.log"
-                        one = start_gateway(gateway.name, workers, where, log, gateway.checkout)
+                        one = start_gateway(gateway.name, workers, where, log, gateway.checkout, args.threads)
                         stack.callback(stop, one)
                         running.append(one)
                     echo_body = echo_module().request_body()

@@ -49,8 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=Settings.threads)
     args = parser.parse_args(argv)
-    StackServer(Settings(port=args.port, workers=args.workers), lambda db: None).run()
+    StackServer(Settings(port=args.port, workers=args.workers, threads=args.threads), lambda db: None).run()
     return 0
 
 
