@@ -104,3 +104,31 @@ def test_the_breakdown_times_every_stage_of_the_hot_path(tmp_path: Path) -> None
 def test_wrk_is_the_generator_when_it_is_installed(tmp_path: Path) -> None:
     report, _, _ = run_bench(tmp_path, "--no-postgres", "--connections", "1", "--breakdown-only")
     assert report["load"] == "wrk"
+
+
+def test_the_scale_benchmark_generates_the_directory_in_the_database_and_measures_it(tmp_path: Path) -> None:
+    output = tmp_path / "scale.json"
+    options = ["--rows", "3000", "--consults", "20", "--no-http", "--output", str(output), "--engines", "sqlite"]
+    url = os.environ.get("KSZ_TEST_POSTGRES_URL")
+    if url:
+        options[-1] = "sqlite,postgres"
+        options += ["--postgres", url, "--partitions", "4"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_scale.py"), *options],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    for engine in ["sqlite", *(["postgres"] if url else [])]:
+        figures = report[engine]
+        assert figures["full, in-process"]["Consult"]["answers_mean"] == 1  # each person has its one integration
+        assert figures["empty, in-process"]["Consult"]["answers_mean"] == 0
+        for name in ("Consult", "CheckAccess"):
+            assert figures["full, in-process"][name]["p99_ms"] > 0
+    if url:
+        partitioning = report["postgres"]["partitioning"]
+        assert partitioning["periods"]["tables scanned by the Consult plan"] == 1
+        assert partitioning["periods_hashed"]["tables scanned by the Consult plan"] == 1  # one partition, pruned
