@@ -290,35 +290,36 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{platform.node()}: {os.cpu_count()} CPUs, Python {platform.python_version()}; rows {args.rows:,}")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     report: dict[str, Any] = {"rows": args.rows, "started": datetime.now(UTC).isoformat(timespec="seconds")}
+    out = args.output or BENCH / "results" / f"scale-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def keep(engine: str, phase: str, value: Any) -> None:
+        """One phase's figures, printed and written at once: a long run stopped early keeps what it measured."""
+        report.setdefault(engine, {})[phase] = value
+        print(f"{engine}, {phase}: {json.dumps(value, indent=2)}", flush=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+
     with tempfile.TemporaryDirectory(dir=args.db_dir, prefix="ksz-scale-") as folder:
         work = Path(folder)
         for engine in engines:
-            figures: dict[str, Any] = {}
             with engine_store(engine, args.postgres, work) as (store, where):
                 store.upgrade()
                 ensure_demo(store)
-                figures["empty, in-process"] = in_process(store, args.rows, args.consults, seed=1)
+                keep(engine, "empty, in-process", in_process(store, args.rows, args.consults, seed=1))
                 if not args.no_http:
-                    figures["empty, over HTTP"] = over_http(where, args.rows, args.seconds, work)
+                    keep(engine, "empty, over HTTP", over_http(where, args.rows, args.seconds, work))
                 print(f"{engine}: generating {args.rows:,} integrations...", flush=True)
                 if engine == "sqlite":
-                    figures["load_s"] = fill_sqlite(Path(where), args.rows)
-                    figures["size_mb"] = sum(f.stat().st_size for f in work.glob("scale.db*")) / 1e6
+                    keep(engine, "load_s", fill_sqlite(Path(where), args.rows))
+                    keep(engine, "size_mb", sum(f.stat().st_size for f in work.glob("scale.db*")) / 1e6)
                 else:
-                    assert args.postgres is not None
-                    figures["load_s"] = fill_postgres(where, args.rows)
-                print(f"{engine}: loaded in {figures['load_s']:.0f} s", flush=True)
-                figures["full, in-process"] = in_process(store, args.rows, args.consults, seed=2)
+                    keep(engine, "load_s", fill_postgres(where, args.rows))
+                keep(engine, "full, in-process", in_process(store, args.rows, args.consults, seed=2))
                 if not args.no_http:
-                    figures["full, over HTTP"] = over_http(where, args.rows, args.seconds, work)
+                    keep(engine, "full, over HTTP", over_http(where, args.rows, args.seconds, work))
                 if engine == "postgres":
                     print("postgres: the same rows in a table hash-partitioned by SSIN...", flush=True)
-                    figures["partitioning"] = partitioned(where, args.rows, args.partitions)
-            report[engine] = figures
-            print(json.dumps({engine: figures}, indent=2), flush=True)
-    out = args.output or BENCH / "results" / f"scale-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
+                    keep(engine, "partitioning", partitioned(where, args.rows, args.partitions))
     print(f"written to {out}")
     return 0
 
