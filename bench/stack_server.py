@@ -49,9 +49,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=Settings.threads)
+    parser.add_argument("--threads", type=int, help="threads of each worker (the gateway's default)")
     args = parser.parse_args(argv)
-    StackServer(Settings(port=args.port, workers=args.workers, threads=args.threads), lambda db: None).run()
+    threads = {"threads": args.threads} if args.threads else {}
+    StackServer(Settings(port=args.port, workers=args.workers, **threads), lambda db: None).run()
     return 0
 
 
