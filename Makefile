@@ -61,5 +61,10 @@ typecheck: $(STAMP)
 
 check: lint imports typecheck test
 
+## bench: every operation beside the echo, in one run (a few minutes); PostgreSQL too when KSZ_TEST_POSTGRES_URL
+## is set; wrk is used when installed (apt-get install -y wrk). ARGS="--quick", "--breakdown", "--postgres URL"...
+bench: $(STAMP)
+	$(BIN)/python bench/bench_soap.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 """The baseline of bench_soap.py: a bare spyne echo over SOAP 1.1, the least a spyne service can do per request.
 
 Invariant: nothing but spyne's own WSGI server, Soap11 in and out, one string in and the same string out; no
-validation, no authentication, no database. Served by gunicorn as ``echo_service:application``.
+validation, no authentication, no database. Served by the gateway's own HTTP server (bench/stack_server.py),
+so that it and the gateway differ in the application only.
 """
 
 from __future__ import annotations
