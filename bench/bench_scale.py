@@ -108,7 +108,7 @@ def in_process(store: Store, persons: int, count: int, seed: int) -> dict[str, d
     """Consult and CheckAccess through the use cases on ``store`` for random persons among the first ``persons``
     (each call a whole use case: read, decision, audit record, commit)."""
     app = make_app(Settings(today=TODAY), store)
-    endpoint = app.default.repertorium
+    endpoint = app.fronts.default.repertorium
     directory, access = endpoint._directory, endpoint._access
     institution = next(r for r in store.institutions() if r.id == INSTITUTION)
     rng = random.Random(seed)

@@ -379,7 +379,7 @@ def breakdown(folder: Path, n: int = 300, reps: int = 5) -> dict[str, float]:
     store.upgrade()
     ensure_demo(store)
     app = make_app(Settings(today=date(2015, 1, 10)), store)
-    endpoint = app.default.repertorium  # the v1 front behind the path dispatch
+    endpoint = app.fronts.default.repertorium  # the v1 front behind the probes and the path dispatch
     counter = itertools.count(10_000_000)
 
     def each(make: Callable[[str], bytes], persons: Callable[[], str]) -> Callable[[int], object]:
