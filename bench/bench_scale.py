@@ -14,7 +14,8 @@ is compared with the plain table on the statements Consult and CheckAccess run (
     .venv/bin/python bench/bench_scale.py [--rows 10000000] [--engines sqlite,postgres] [--postgres URL]
         [--consults 2000] [--seconds 4] [--partitions 16] [--no-http]
 
-Disk: about 1.5 GB a 10 million rows on SQLite, 3 GB on PostgreSQL (plain and partitioned); all removed at the end.
+Disk, at 10 million rows: about 0.9 GB on SQLite, 5.6 GB on PostgreSQL (2.8 GB plain, 2.8 GB partitioned); all
+removed at the end. Time, on 2 shared cores: SQLite 1.5 minutes, PostgreSQL about 10 minutes a table.
 """
 
 from __future__ import annotations

@@ -111,6 +111,11 @@ def drive(gateway: Any, operation: Any, bodies: list[bytes], args: argparse.Name
         bench_soap.run_python(url, operation.action, bodies, seconds, args.connections)
 
 
+def relative(svg: Path) -> None:
+    """The flame graph with this checkout's own paths made relative (py-spy writes absolute command lines)."""
+    svg.write_text(svg.read_text().replace(f"{ROOT}/", ""))
+
+
 def record(pid: int, seconds: float, rate: int, out: Path, form: str) -> subprocess.Popen[bytes]:
     command = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--rate", str(rate)]
     command += ["--duration", str(int(seconds)), "--format", form, "--output", str(out), "--nonblocking"]
@@ -156,6 +161,7 @@ def profile_in_process(operation: str, count: int, rate: int, out: Path) -> dict
         done = subprocess.run([*command, "--", *child], capture_output=True, timeout=900)
         if done.returncode != 0:
             raise SystemExit(f"py-spy failed: {done.stderr.decode()[-2000:]}")
+    relative(svg)
     # only the requests: the samples under the loop over the bodies
     lines = [line for line in raw.read_text().splitlines() if "in_process (" in line and "wsgi_call (" in line]
     raw.unlink()
@@ -209,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     load.join()
                     if spy.returncode != 0:
                         raise SystemExit(f"py-spy failed: {errors.decode()[-2000:]}")
+                relative(svg)
                 found[name] = shares(raw.read_text())
                 print(f"\n{operation.name} on {engine}, {args.connections} connections: share of the busy samples")
                 for stage, share in found[name].items():
