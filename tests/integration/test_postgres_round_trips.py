@@ -9,7 +9,8 @@ it is not counted again. A loopback relay between the store and the server reads
 pass and counts those; nothing is changed or answered by it. ``BEGIN`` and ``COMMIT`` count like any statement.
 
 The target of the performance work is at most 2 a request (its statements plus the commit), and every operation
-of both fronts meets it (docs/performance.md tells how).
+of both fronts meets it (docs/performance.md tells how); a v1 request carrying a Reference is held to the 3 it
+takes today.
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ pytestmark = pytest.mark.postgres
 TARGET = 2
 # The operations measured, each the median of 20 requests once warm (pool open, institution known).
 OPERATIONS = ("Integrate", "Consult", "CheckAccess", "SendFlow", "Desintegrate", "REGISTER", "LIST")
+# A v1 request with a Reference waits once more: the answer already given to its Reference must be known before
+# the use case decides what to read (docs/performance.md, "Where a request still waits more than twice").
+KEYED = "Consult with a Reference"
+LIMITS = {**dict.fromkeys(OPERATIONS, TARGET), KEYED: TARGET + 1}
 _SSL_REQUEST, _GSS_REQUEST = 80877103, 80877104
 
 
@@ -156,7 +161,17 @@ def test_every_operation_waits_on_postgresql_at_most_twice_a_request(
         written: dict[str, list[str]] = {}
         counted: dict[str, int] = {}
         seen: dict[str, list[str]] = {}
-        for operation in messages.OPERATIONS:
+        references = iter(range(10_000))
+
+        def keyed_consult(ssin: str) -> bytes:
+            return messages.envelope(
+                f"<rep:ConsultRequest><rep:Reference>round-trips-{next(references)}</rep:Reference>"
+                f"<rep:SSIN>{ssin}</rep:SSIN><rep:Period><rep:StartDate>2015-01-01</rep:StartDate></rep:Period>"
+                "</rep:ConsultRequest>"
+            )
+
+        keyed = messages.Operation(KEYED, messages.REPERTORIUM_PATH, '""', keyed_consult, after="Integrate")
+        for operation in (*messages.OPERATIONS, keyed):
             if operation.after is None:
                 persons = [messages.make_ssin(next(serials)) for _ in range(40)]
                 written[operation.name] = persons
@@ -174,12 +189,12 @@ def test_every_operation_waits_on_postgresql_at_most_twice_a_request(
             counted[operation.name] = statistics.median_low(trips)
     finally:
         store.close()
-    print("\nPostgreSQL round trips per request:", counted, f"(target <= {TARGET})")
+    print("\nPostgreSQL round trips per request:", counted, f"(at most: {LIMITS})")
     for name, said in seen.items():
         print(f"{name}:", " | ".join(" ".join(s.split())[:90] for s in said if s != "-- sync"))
-    assert all(counted[name] > 0 for name in OPERATIONS), counted  # the relay did see the store's traffic
-    over = {name: (counted[name], seen[name]) for name in OPERATIONS if counted[name] > TARGET}
-    assert not over, f"more than {TARGET} round trips a request (counted, what was sent): {over}"
+    assert all(counted[name] > 0 for name in LIMITS), counted  # the relay did see the store's traffic
+    over = {name: (counted[name], seen[name]) for name in LIMITS if counted[name] > LIMITS[name]}
+    assert not over, f"more round trips a request than allowed {LIMITS} (counted, what was sent): {over}"
 
 
 def test_the_relay_counts_every_wait_of_a_pipeline_and_only_those(relayed: tuple[str, CountingRelay]) -> None:
