@@ -100,11 +100,11 @@ class DirectoryService(UseCase):
 
         def decide(tx: Transaction) -> OperationResult:
             readable = persons_to_read(request.ssins)
-            current = tx.read_periods(institution.id, request.code, readable)
             if operation == "Integrate":
+                current = tx.read_periods(institution.id, request.code, readable)
                 outcomes = integrate(self.catalogue, institution.sector, request, current)
             else:
-                attestations = tx.attestations_of(institution.id, readable)
+                current, attestations = tx.periods_and_attestations(institution.id, request.code, readable)
                 outcomes = desintegrate(self.catalogue, institution.sector, request, current, attestations)
             for o in outcomes:
                 if o.changed and o.periods is not None:

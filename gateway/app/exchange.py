@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 from gateway.app.ports import AuditRecord, InstitutionRecord, NonceClaim, Store, StoredAnswer, Transaction
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Detail, Ok, Reason, Severity, Summary
-from gateway.errors import NonceReplayed
 
 __all__ = [
     "BRUSSELS",
@@ -78,9 +77,10 @@ def with_context(request: Mapping[str, Any], context: Mapping[str, Any] | None) 
 
 
 def claim(tx: Transaction, nonce: NonceClaim | None) -> None:
-    """Remember the request's WS-Security nonce in its own transaction; a replay rolls everything back."""
-    if nonce is not None and not tx.claim_nonce(nonce):
-        raise NonceReplayed(f"nonce replayed by institution {nonce.institution_id}")
+    """Remember the request's WS-Security nonce in its own transaction; a replay (``NonceReplayed``, raised at once
+    or with the store's next wait on its database) rolls everything back."""
+    if nonce is not None:
+        tx.claim_nonce_deferred(nonce)
 
 
 @dataclass(frozen=True, slots=True)

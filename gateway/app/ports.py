@@ -126,6 +126,13 @@ class Transaction(Protocol):
         """The institution's periods in ``code`` for each SSIN (absent: none), locking those persons."""
         ...
 
+    def periods_and_attestations(
+        self, institution_id: str, code: int, ssins: Sequence[str]
+    ) -> tuple[dict[str, PeriodSet], dict[str, list[Attestation]]]:
+        """``read_periods`` and ``attestations_of`` together: a store may answer both with one wait on its
+        database."""
+        ...
+
     def write_periods(self, institution_id: str, code: int, ssin: str, periods: PeriodSet) -> None:
         """Replace the institution's periods in ``code`` for ``ssin`` by ``periods`` (a normalized set)."""
         ...
@@ -154,6 +161,12 @@ class Transaction(Protocol):
 
     def claim_nonce(self, claim: NonceClaim) -> bool:
         """Remember the nonce; False when this institution used it before (a replay). Stale nonces are pruned."""
+        ...
+
+    def claim_nonce_deferred(self, claim: NonceClaim) -> None:
+        """``claim_nonce``, a replay raising ``NonceReplayed``: at once, or (a store that pipelines its statements)
+        with the transaction's next wait on its database, before any read made after the claim is answered and
+        before anything commits. Either way the transaction rolls back."""
         ...
 
     def certificate(self, fingerprint: str) -> CertificateRecord | None:

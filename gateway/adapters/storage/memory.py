@@ -46,7 +46,7 @@ from gateway.app.ports import (
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Integration
 from gateway.domain.periods import Period, PeriodSet
-from gateway.errors import InstitutionExists, InternalError, StorageError, UnknownInstitution
+from gateway.errors import InstitutionExists, InternalError, NonceReplayed, StorageError, UnknownInstitution
 
 __all__ = ["MemoryStore", "MemoryTransaction"]
 
@@ -160,6 +160,11 @@ class MemoryTransaction:
             )
         return found
 
+    def periods_and_attestations(
+        self, institution_id: str, code: int, ssins: Sequence[str]
+    ) -> tuple[dict[str, PeriodSet], dict[str, list[Attestation]]]:
+        return self.read_periods(institution_id, code, ssins), self.attestations_of(institution_id, ssins)
+
     def attestations_of(self, institution_id: str, ssins: Sequence[str]) -> dict[str, list[Attestation]]:
         found: dict[str, list[Attestation]] = {}
         for ssin in sorted(set(ssins)):
@@ -213,6 +218,10 @@ class MemoryTransaction:
         if key in self._d.answers:
             raise self._refuse(f"Reference {reference!r} of institution {institution_id} is answered already")
         self._put(self._d.answers, key, (answer.operation, answer.fingerprint, dump_json(answer.answer)))
+
+    def claim_nonce_deferred(self, claim: NonceClaim) -> None:
+        if not self.claim_nonce(claim):
+            raise NonceReplayed(f"nonce replayed by institution {claim.institution_id}")
 
     def claim_nonce(self, claim: NonceClaim) -> bool:
         key = (claim.institution_id, claim.nonce)

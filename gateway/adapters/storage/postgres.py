@@ -8,6 +8,12 @@ record is appended to the audit chain by one statement (``audit_append``) under 
 last in the transaction and held until it ends, so chain order is commit order. Values keep
 their own types (date, timestamptz, jsonb, boolean); a connection comes from a pool opened on first use.
 
+A request's transaction waits on the server twice (``PostgresTransaction``, in pipeline mode): statements go out
+as they are made and nobody waits for them until a result is read, so BEGIN, the nonce claim, the locks and the
+first read share one round trip, and the writes, the audit append and the COMMIT the second (the chain lock is
+held for that one only). The nonce is claimed by a plain INSERT: a replay breaks the nonces' primary key, the
+server skips everything after it up to the wait, and the wait raises ``NonceReplayed``; nothing commits.
+
 A lost database costs a request ``timeout`` at most (about a second in ``serve``): the pool waits no longer for a
 connection, and the request fails with ``StorageError``. The pool drops a connection the server closed before
 handing it out, and keeps trying to connect in the background, a few seconds apart at most, so the directory
@@ -21,8 +27,8 @@ import math
 import os
 import select
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from typing import Any, cast
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -34,9 +40,19 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from gateway.adapters.storage.at_rest import SecretCipher
-from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, Row, SqlStore, db_api_errors
+from gateway.adapters.storage.sql import (
+    Cursor,
+    Dialect,
+    ErrorTable,
+    Row,
+    Rows,
+    SqlStore,
+    SqlTransaction,
+    db_api_errors,
+    replayed,
+)
 from gateway.app.audit_chain import Signer
-from gateway.app.ports import ImportRow
+from gateway.app.ports import ImportRow, NonceClaim
 from gateway.errors import StorageError
 
 __all__ = [
@@ -131,23 +147,28 @@ class PostgresDialect(Dialect):
         return text
 
     def execute(self, cur: Cursor, statement: str, params: Sequence[Any] = ()) -> Cursor:
-        cur.execute(self._text(statement), params)
-        return cur
+        # What execute returns holds the result: the cursor itself, or in a transaction the statement's own result.
+        return cast(Cursor, cur.execute(self._text(statement), params))
 
     def executemany(self, cur: Cursor, statement: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             cur.executemany(self._text(statement), rows)
 
     def select_among(self, cur: Cursor, statement: str, params: Sequence[Any], values: Sequence[str]) -> Sequence[Row]:
+        return self.select_among_later(cur, statement, params, values)()
+
+    def select_among_later(self, cur: Cursor, statement: str, params: Sequence[Any], values: Sequence[str]) -> Rows:
         # One person (the usual request) is a primary-key probe on equalities, whatever the plan. For several,
         # ``= ANY(...)`` is never prepared: a cached generic plan scans all of the institution's periods in
         # that code instead of probing the key per person (measured: its cost grew with the table).
         if not values:
-            return []
+            return list
         if len(values) == 1:
-            return self.execute(cur, statement.format(among="= ?"), (*params, values[0])).fetchall()
+            one = self.execute(cur, statement.format(among="= ?"), (*params, values[0]))
+            return one.fetchall
         text = self._text(statement.format(among="= ANY(?::text[])"))
-        return _psycopg(cur).execute(text, (*params, list(values)), prepare=False).fetchall()
+        every = _psycopg(cur).execute(text, (*params, list(values)), prepare=False)
+        return every.fetchall
 
     def json(self, value: Mapping[str, Any]) -> Jsonb:
         return Jsonb(value)
@@ -165,13 +186,21 @@ class PostgresDialect(Dialect):
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key("answer", institution_id, reference),))
 
     def append_audit(self, cur: Cursor, values: Sequence[Any], digest: str) -> tuple[int, str]:
-        """One statement, one round trip: ``audit_append`` (migration 3) locks the chain, reads its tail, and
-        inserts the record with its number and hash."""
-        row = cur.execute(
+        return self.append_audit_later(cur, values, digest)()
+
+    def append_audit_later(self, cur: Cursor, values: Sequence[Any], digest: str) -> Callable[[], tuple[int, str]]:
+        """One statement: ``audit_append`` (migration 3) locks the chain, reads its tail, and inserts the record
+        with its number and hash."""
+        appended = cur.execute(
             "SELECT chained_seq, chained_hash FROM audit_append(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (_AUDIT_CHAIN_LOCK, *values, digest),
-        ).fetchone()
-        return int(row[0]), str(row[1])
+        )
+
+        def chained() -> tuple[int, str]:
+            row = appended.fetchone()
+            return int(row[0]), str(row[1])
+
+        return chained
 
     def prepare_upgrade(self, cur: Cursor) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
@@ -215,6 +244,94 @@ def _ensure_schema(cur: Cursor) -> None:
         user = cur.execute("SELECT current_user").fetchone()
         name = str(user[0]) if user else name
     cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(name)))
+
+
+class _Result:
+    """One statement's result in a pipelined transaction: reading it waits, first, for everything sent so far."""
+
+    __slots__ = ("_cur", "_line")
+
+    def __init__(self, line: _Pipeline, cur: psycopg.Cursor[TupleRow]) -> None:
+        self._line, self._cur = line, cur
+
+    @property
+    def rowcount(self) -> int:
+        self._line.wait()
+        return self._cur.rowcount
+
+    def fetchone(self) -> Any:
+        self._line.wait()
+        return self._cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        self._line.wait()
+        return self._cur.fetchall()
+
+
+class _Pipeline:
+    """The cursor of a transaction on a connection in pipeline mode: each statement goes to the server at once,
+    nobody waits for it; reading a result waits for every statement sent so far with one Sync, one round trip.
+
+    A statement that fails makes the server skip every later one up to the Sync, and the wait raise its error.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], pipeline: psycopg.Pipeline) -> None:
+        self._conn, self._pipeline = conn, pipeline
+        self._sent = False  # statements sent since the last wait
+        self.claim: NonceClaim | None = None  # the nonce claimed in the transaction, if any
+
+    def execute(self, statement: Any, params: Any = (), /, *, prepare: bool | None = None) -> _Result:
+        cur = self._conn.cursor()
+        cur.execute(statement, params, prepare=prepare)
+        self._sent = True
+        return _Result(self, cur)
+
+    def executemany(self, statement: Any, rows: Any, /) -> None:
+        self._conn.cursor().executemany(statement, rows)  # in the open pipeline: no Sync of its own
+        self._sent = True
+
+    def wait(self) -> None:
+        if self._sent:
+            self._sent = False
+            with self.replay_refused():
+                self._pipeline.sync()
+
+    @contextmanager
+    def replay_refused(self) -> Iterator[None]:
+        """The nonce's primary key refusing the claim is the claimed nonce's replay."""
+        try:
+            yield
+        except psycopg.errors.UniqueViolation as exc:
+            if self.claim is not None and exc.diag.table_name == "nonces":
+                raise replayed(self.claim) from exc
+            raise
+
+    # The rest of the DB-API cursor: a result is read from what ``execute`` returned, never from here.
+    @property
+    def rowcount(self) -> int:
+        raise AssertionError("read a pipelined statement's result from what execute returned")
+
+    def fetchone(self) -> Any:
+        raise AssertionError("read a pipelined statement's result from what execute returned")
+
+    def fetchall(self) -> list[Any]:
+        raise AssertionError("read a pipelined statement's result from what execute returned")
+
+
+class PostgresTransaction(SqlTransaction):
+    """The unit of work in two round trips: whatever the first read needs goes out with it (BEGIN, the nonce,
+    the locks), and the writes go out with the COMMIT. A replayed nonce is refused by the nonces' primary key:
+    the server skips everything after it, the first wait raises ``NonceReplayed``, and nothing commits."""
+
+    _cur: _Pipeline
+
+    def claim_nonce_deferred(self, claim: NonceClaim) -> None:
+        self._cur.claim = claim
+        self._run(
+            "INSERT INTO nonces (institution_id, nonce, created) VALUES (?, ?, ?)",
+            (claim.institution_id, claim.nonce, self._dialect.stamp(claim.created)),
+        )
+        self._prune_nonces(claim)
 
 
 POOL_SIZE = 8  # connections a store's pool opens at most, unless told more
@@ -332,6 +449,30 @@ class PostgresStore(SqlStore):
     def _begin(self) -> Iterator[Cursor]:
         with self._get_pool().connection() as conn, conn.transaction(), conn.cursor() as cur:
             yield cur
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        """A request's transaction, pipelined (``PostgresTransaction``): it waits on the server where a read needs
+        its rows, and once more when it commits."""
+        with self._translated(), self._get_pool().connection() as conn:
+            line: _Pipeline | None = None
+            try:
+                with conn.pipeline() as pipeline:
+                    line = _Pipeline(conn, pipeline)
+                    line.execute("BEGIN")
+                    yield PostgresTransaction(
+                        cast(Cursor, line), self._dialect, self._prune, self._secrets, self._signer
+                    )
+                    line.execute("COMMIT")
+                    # leaving the pipeline sends the COMMIT and the writes before it, and waits: the last round trip
+            except psycopg.errors.UniqueViolation as exc:
+                if line is None or line.claim is None or exc.diag.table_name != "nonces":
+                    raise
+                raise replayed(line.claim) from exc
+            finally:
+                if not conn.broken and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    with suppress(psycopg.Error):
+                        conn.execute("ROLLBACK")
 
     @contextmanager
     def _cursor(self) -> Iterator[Cursor]:

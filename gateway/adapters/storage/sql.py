@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, date, datetime
 from types import ModuleType
@@ -42,7 +42,14 @@ from gateway.app.ports import (
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
 from gateway.domain.periods import Period, PeriodSet
-from gateway.errors import GatewayError, InstitutionExists, InternalError, StorageError, UnknownInstitution
+from gateway.errors import (
+    GatewayError,
+    InstitutionExists,
+    InternalError,
+    NonceReplayed,
+    StorageError,
+    UnknownInstitution,
+)
 
 __all__ = [
     "Cursor",
@@ -51,6 +58,7 @@ __all__ = [
     "SqlStore",
     "SqlTransaction",
     "db_api_errors",
+    "replayed",
     "translate",
     "translation_of",
 ]
@@ -58,6 +66,7 @@ __all__ = [
 PAGE = 5_000  # rows a read of the whole directory (export, audit trail) fetches at a time
 
 Row = Sequence[Any]
+Rows = Callable[[], Sequence[Row]]  # rows asked for, given when called (an engine may wait for them only then)
 
 # A driver's exception class -> the project's error it becomes and what it says of the directory.
 ErrorTable = Mapping[type[Exception], tuple[type[GatewayError], str]]
@@ -208,6 +217,12 @@ class Dialect:
             found.extend(self.execute(cur, statement.format(among=among), (*params, *chunk)).fetchall())
         return found
 
+    def select_among_later(self, cur: Cursor, statement: str, params: Sequence[Any], values: Sequence[str]) -> Rows:
+        """``select_among``, its rows given when asked for: an engine that pipelines its statements waits for them
+        only then, together with whatever else was sent before (by default they are read at once)."""
+        rows = self.select_among(cur, statement, params, values)
+        return lambda: rows
+
     # -- value types ---------------------------------------------------------------------------------------
 
     def day(self, value: date | None) -> Any:
@@ -265,6 +280,11 @@ class Dialect:
         self.execute(cur, _INSERT_AUDIT, (seq, *values, prev, chain_hash))
         return seq, chain_hash
 
+    def append_audit_later(self, cur: Cursor, values: Sequence[Any], digest: str) -> Callable[[], tuple[int, str]]:
+        """``append_audit``, its number and hash given when asked for (by default at once)."""
+        chained = self.append_audit(cur, values, digest)
+        return lambda: chained
+
     def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
         """Merge ``batch`` into the directory (R2.5 per key): each key read, merged and written again."""
 
@@ -281,6 +301,11 @@ class Dialect:
         # Keys are distinct within a batch: every stale set goes before any new one comes in.
         self.executemany(cur, _DELETE_PERIODS, stale)
         self.executemany(cur, _INSERT_PERIOD, fresh)
+
+
+def replayed(claim: NonceClaim) -> NonceReplayed:
+    """The refusal of a nonce ``claim``'s institution used before."""
+    return NonceReplayed(f"nonce replayed by institution {claim.institution_id}")
 
 
 class SqlTransaction:
@@ -303,21 +328,37 @@ class SqlTransaction:
         return None if row is None else _institution(row, self._secrets)
 
     def read_periods(self, institution_id: str, code: int, ssins: Sequence[str]) -> dict[str, PeriodSet]:
+        return self._periods_later(institution_id, code, ssins)()
+
+    def _periods_later(
+        self, institution_id: str, code: int, ssins: Sequence[str]
+    ) -> Callable[[], dict[str, PeriodSet]]:
         wanted = sorted(set(ssins))
         if not wanted:
-            return {}
+            return dict
         self._dialect.lock_persons(self._cur, institution_id, code, wanted)
-        found: dict[str, list[Period]] = {}
-        rows = self._dialect.select_among(
+        rows = self._dialect.select_among_later(
             self._cur,
             "SELECT ssin, start_date, end_date FROM periods "
             "WHERE institution_id = ? AND code = ? AND ssin {among} ORDER BY ssin, start_date",
             (institution_id, code),
             wanted,
         )
-        for ssin, start, end in rows:
-            found.setdefault(ssin, []).append(self._dialect.period(start, end))
-        return {ssin: tuple(periods) for ssin, periods in found.items()}
+
+        def periods() -> dict[str, PeriodSet]:
+            found: dict[str, list[Period]] = {}
+            for ssin, start, end in rows():
+                found.setdefault(ssin, []).append(self._dialect.period(start, end))
+            return {ssin: tuple(periods) for ssin, periods in found.items()}
+
+        return periods
+
+    def periods_and_attestations(
+        self, institution_id: str, code: int, ssins: Sequence[str]
+    ) -> tuple[dict[str, PeriodSet], dict[str, list[Attestation]]]:
+        periods = self._periods_later(institution_id, code, ssins)
+        attestations = self._attestations_later(institution_id, ssins)
+        return periods(), attestations()
 
     def write_periods(self, institution_id: str, code: int, ssin: str, periods: PeriodSet) -> None:
         day = self._dialect.day
@@ -343,18 +384,27 @@ class SqlTransaction:
         ]
 
     def attestations_of(self, institution_id: str, ssins: Sequence[str]) -> dict[str, list[Attestation]]:
-        found: dict[str, list[Attestation]] = {}
-        rows = self._dialect.select_among(
+        return self._attestations_later(institution_id, ssins)()
+
+    def _attestations_later(
+        self, institution_id: str, ssins: Sequence[str]
+    ) -> Callable[[], dict[str, list[Attestation]]]:
+        rows = self._dialect.select_among_later(
             self._cur,
             "SELECT ticket, ssin, code, valid_from, valid_to FROM attestations "
             "WHERE institution_id = ? AND ssin {among} ORDER BY ssin, valid_from, ticket",
             (institution_id,),
             sorted(set(ssins)),
         )
-        for ticket, ssin, code, valid_from, valid_to in rows:
-            validity = self._dialect.period(valid_from, valid_to)
-            found.setdefault(ssin, []).append(Attestation(ticket, ssin, int(code), validity))
-        return found
+
+        def attestations() -> dict[str, list[Attestation]]:
+            found: dict[str, list[Attestation]] = {}
+            for ticket, ssin, code, valid_from, valid_to in rows():
+                validity = self._dialect.period(valid_from, valid_to)
+                found.setdefault(ssin, []).append(Attestation(ticket, ssin, int(code), validity))
+            return found
+
+        return attestations
 
     def record_attestation(self, institution_id: str, attestation: Attestation) -> None:
         validity = attestation.validity
@@ -381,8 +431,11 @@ class SqlTransaction:
             self._dialect.json(record.request),
             self._dialect.json(record.outcome),
         )
-        seq, chain_hash = self._dialect.append_audit(self._cur, values, content_digest(record))
-        if self._signer is not None and self._signer.due(seq):
+        chained = self._dialect.append_audit_later(self._cur, values, content_digest(record))
+        if self._signer is None:
+            return  # the record's number and hash are not needed: an engine that pipelines need not wait for them
+        seq, chain_hash = chained()
+        if self._signer.due(seq):
             mark = self._signer.checkpoint(seq, chain_hash, record.at)
             self._run(_INSERT_CHECKPOINT, (mark.seq, mark.hash, self._dialect.stamp(mark.at), mark.mac))
 
@@ -402,15 +455,21 @@ class SqlTransaction:
         )
 
     def claim_nonce(self, claim: NonceClaim) -> bool:
-        stamp = self._dialect.stamp
         inserted = self._run(
             "INSERT INTO nonces (institution_id, nonce, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-            (claim.institution_id, claim.nonce, stamp(claim.created)),
+            (claim.institution_id, claim.nonce, self._dialect.stamp(claim.created)),
         ).rowcount
+        self._prune_nonces(claim)
+        return bool(inserted == 1)
+
+    def claim_nonce_deferred(self, claim: NonceClaim) -> None:
+        if not self.claim_nonce(claim):
+            raise replayed(claim)
+
+    def _prune_nonces(self, claim: NonceClaim) -> None:
         stale = self._prune.stale_before(claim.now)
         if stale is not None:
-            self._run("DELETE FROM nonces WHERE created < ?", (stamp(stale),))
-        return bool(inserted == 1)
+            self._run("DELETE FROM nonces WHERE created < ?", (self._dialect.stamp(stale),))
 
     def certificate(self, fingerprint: str) -> CertificateRecord | None:
         row = self._run(f"{_SELECT_CERTIFICATE} WHERE fingerprint = ?", (fingerprint,)).fetchone()
