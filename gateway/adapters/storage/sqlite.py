@@ -23,7 +23,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from gateway.adapters.storage.at_rest import SecretCipher, create_private, expos
 from gateway.adapters.storage.common import utc
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, SqlStore, db_api_errors
 from gateway.app.audit_chain import Signer
+from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
 
 __all__ = ["SQLITE_ERRORS", "SqliteDialect", "SqliteStore"]
@@ -66,6 +67,67 @@ class SqliteDialect(Dialect):
 
     def flag(self, value: bool) -> int:
         return int(value)
+
+    def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
+        """The batch into a temporary table by one ``executemany``, then merged by set-based statements."""
+        for statement in _IMPORT_TABLES:
+            cur.execute(statement)
+        cur.executemany(
+            "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?)",
+            [
+                (
+                    r.institution_id,
+                    r.ssin,
+                    r.code,
+                    r.period.start.isoformat(),
+                    r.period.end and r.period.end.isoformat(),
+                )
+                for r in batch
+            ],
+        )
+        for statement in _IMPORT_STEPS:
+            cur.execute(statement)
+
+
+# The import's batch, merged with the periods it touches by a few set-based statements in the batch's transaction
+# (R2.5 as "gaps and islands"): the periods of each key, ordered by start, open a new island where a start lies
+# after the day that follows the furthest end seen before it; an island is one merged period. An open end
+# sorts as 'open', after every ISO day, and comes back as NULL; date('open', '+1 day') is NULL, so nothing
+# after an open end opens an island.
+_IMPORT_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS import_rows "
+    "(institution_id TEXT, ssin TEXT, code INTEGER, start_date TEXT, end_date TEXT)",
+    "CREATE TEMP TABLE IF NOT EXISTS import_keys "
+    "(institution_id TEXT, ssin TEXT, code INTEGER, PRIMARY KEY (institution_id, ssin, code)) WITHOUT ROWID",
+)
+_IMPORT_STEPS = (
+    "INSERT OR IGNORE INTO temp.import_keys SELECT institution_id, ssin, code FROM temp.import_rows",
+    "INSERT INTO temp.import_rows SELECT p.institution_id, p.ssin, p.code, p.start_date, p.end_date "
+    "FROM temp.import_keys k CROSS JOIN periods p "  # CROSS: the batch's keys lead, each a probe of the key
+    "ON p.institution_id = k.institution_id AND p.ssin = k.ssin AND p.code = k.code",
+    "DELETE FROM periods "
+    "WHERE (institution_id, ssin, code) IN (SELECT institution_id, ssin, code FROM temp.import_keys)",
+    """INSERT INTO periods (institution_id, ssin, code, start_date, end_date)
+    WITH reached AS (
+        SELECT institution_id, ssin, code, start_date, last,
+            max(last) OVER (
+                PARTITION BY institution_id, ssin, code ORDER BY start_date, last
+                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+            ) AS reach
+        FROM (SELECT institution_id, ssin, code, start_date, coalesce(end_date, 'open') AS last FROM temp.import_rows)
+    ),
+    islands AS (
+        SELECT institution_id, ssin, code, start_date, last,
+            sum(reach IS NULL OR start_date > date(reach, '+1 day')) OVER (
+                PARTITION BY institution_id, ssin, code ORDER BY start_date, last ROWS UNBOUNDED PRECEDING
+            ) AS island
+        FROM reached
+    )
+    SELECT institution_id, ssin, code, min(start_date), nullif(max(last), 'open')
+    FROM islands GROUP BY institution_id, ssin, code, island""",
+    "DELETE FROM temp.import_rows",
+    "DELETE FROM temp.import_keys",
+)
 
 
 class SqliteStore(SqlStore):
