@@ -12,6 +12,14 @@ the last transactions before a power cut can be lost; ``synchronous="FULL"`` buy
 commit. SQLite has no date, timestamp, JSON or boolean type: dates are ISO text, timestamps fixed-width
 UTC ISO text (so text order is time order), JSON its text, flags 0 and 1.
 
+Checkpoints run off the request path: each process that uses the store has one background thread, on a
+connection of its own, that copies the WAL back into the database (``PRAGMA wal_checkpoint(PASSIVE)``, which
+never waits for a writer nor makes one wait) every ``checkpoint_seconds``, and truncates the WAL once it is
+wholly copied and larger than ``wal_limit_bytes``. Request connections checkpoint themselves only when the WAL
+has grown past ``wal_limit_bytes`` (their ``wal_autocheckpoint``), should the thread fall behind, so the WAL
+stays bounded either way; ``journal_size_limit`` gives the space back when the WAL restarts. ``close`` stops
+the thread and closes its connection.
+
 The file, its ``-wal`` and ``-shm`` (SQLite gives them the database's mode) and the writers' lock are created
 0600, whatever the umask: the directory holds every institution's secret. A file found with a looser mode is
 left as the operator made it (``exposed_files`` names it, ``serve`` says so).
@@ -23,7 +31,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -36,7 +44,7 @@ from gateway.app.audit_chain import Signer
 from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
 
-__all__ = ["SQLITE_ERRORS", "SqliteDialect", "SqliteStore"]
+__all__ = ["CHECKPOINT_SECONDS", "SQLITE_ERRORS", "WAL_LIMIT_BYTES", "SqliteDialect", "SqliteStore"]
 
 # sqlite3 raises PEP 249's classes only; a missing schema ("no such table") is an OperationalError: the
 # directory is unavailable until ``db upgrade``.
@@ -130,6 +138,47 @@ _IMPORT_STEPS = (
 )
 
 
+CHECKPOINT_SECONDS = 0.2  # how often the background thread copies the WAL back into the database
+WAL_LIMIT_BYTES = 64 << 20  # past this, the WAL is truncated (the thread) or checkpointed by a commit (fallback)
+
+
+class _Checkpointer:
+    """The process's background checkpoints of one SQLite file: a daemon thread and its own connection."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], seconds: float, limit_bytes: int) -> None:
+        self._connect = connect
+        self._seconds = seconds
+        self._limit_bytes = limit_bytes
+        self._stop = threading.Event()
+        self.checkpoints = 0  # passes that copied the whole WAL back
+        self.pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="ksz-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect()
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            while not self._stop.wait(self._seconds):
+                busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if busy or logged < 0 or copied < logged:
+                    continue  # a reader still holds older pages: the next pass copies the rest
+                self.checkpoints += 1
+                if logged * page_size > self._limit_bytes:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # wholly copied: cheap, gives the space back
+        except sqlite3.Error:
+            pass  # the file went away or is damaged: requests see that themselves, and commits checkpoint
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
+
 class SqliteStore(SqlStore):
     """The directory in one SQLite file, created on first use; safe for many threads and processes."""
 
@@ -141,7 +190,11 @@ class SqliteStore(SqlStore):
         synchronous: str = "NORMAL",
         cipher: SecretCipher | None = None,
         audit_signer: Signer | None = None,
+        checkpoint_seconds: float | None = CHECKPOINT_SECONDS,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
     ):
+        """``checkpoint_seconds`` None leaves checkpoints to SQLite's commits (every 1,000 pages), as it does
+        by default."""
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
         url = os.fspath(path)
@@ -155,6 +208,9 @@ class SqliteStore(SqlStore):
         self._connections: list[tuple[int, sqlite3.Connection]] = []
         self._gates: list[tuple[int, int]] = []
         self._closed = False
+        self._checkpoint_seconds = checkpoint_seconds
+        self._wal_limit_bytes = wal_limit_bytes
+        self._checkpointer: _Checkpointer | None = None
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r})"
@@ -175,6 +231,10 @@ class SqliteStore(SqlStore):
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -32768")  # KiB: 32 MiB of pages per connection
+            if self._checkpoint_seconds is not None:
+                pages = int(conn.execute("PRAGMA page_size").fetchone()[0])
+                conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, self._wal_limit_bytes // pages)}")
+                conn.execute(f"PRAGMA journal_size_limit = {int(self._wal_limit_bytes)}")
         except BaseException:
             conn.close()  # a file that is no database fails here: leave no connection (and file) open behind
             raise
@@ -191,8 +251,17 @@ class SqliteStore(SqlStore):
                 raise StorageError(f"{self._where} is closed")
             conn = self._connect()
             self._connections.append((pid, conn))
+            if self._checkpoint_seconds is not None and (self._checkpointer is None or self._checkpointer.pid != pid):
+                # One per process: a forked worker does not inherit its parent's thread.
+                self._checkpointer = _Checkpointer(self._connect, self._checkpoint_seconds, self._wal_limit_bytes)
         self._local.conn, self._local.pid = conn, pid
         return conn
+
+    @property
+    def checkpoints(self) -> int:
+        """How many background passes of this process copied the whole WAL back (0 without the thread)."""
+        checkpointer = self._checkpointer
+        return checkpointer.checkpoints if checkpointer is not None and checkpointer.pid == os.getpid() else 0
 
     def _gate(self) -> int:
         """This thread's descriptor of the writers' lock file."""
@@ -268,6 +337,9 @@ class SqliteStore(SqlStore):
             mine = [c for p, c in self._connections if p == pid]
             gates = [fd for p, fd in self._gates if p == pid]
             self._connections, self._gates = [], []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None and checkpointer.pid == pid:
+            checkpointer.stop()
         for conn in mine:
             conn.close()
         for fd in gates:
