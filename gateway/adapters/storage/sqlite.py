@@ -77,65 +77,90 @@ class SqliteDialect(Dialect):
         return int(value)
 
     def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
-        """The batch into a temporary table by one ``executemany``, then merged by set-based statements."""
-        for statement in _IMPORT_TABLES:
-            cur.execute(statement)
+        """The batch merged with the periods stored under its keys: read and deleted set-based, merged in one
+        sweep, inserted in key order."""
+        cur.execute(_IMPORT_KEYS)
         cur.executemany(
-            "INSERT INTO temp.import_rows VALUES (?, ?, ?, ?, ?)",
-            [
-                (
-                    r.institution_id,
-                    r.ssin,
-                    r.code,
-                    r.period.start.isoformat(),
-                    r.period.end and r.period.end.isoformat(),
-                )
-                for r in batch
-            ],
+            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, ?, ?)",
+            sorted({(r.institution_id, r.ssin, r.code) for r in batch}),
         )
-        for statement in _IMPORT_STEPS:
-            cur.execute(statement)
+        spans = [
+            (
+                r.institution_id,
+                r.ssin,
+                r.code,
+                r.period.start.toordinal(),
+                r.period.end.toordinal() if r.period.end else _OPEN,
+            )
+            for r in batch
+        ]
+        ordinals: dict[str, int] = {}
+
+        def ordinal(text: str) -> int:
+            found = ordinals.get(text)
+            if found is None:
+                found = ordinals[text] = date.fromisoformat(text).toordinal()
+            return found
+
+        for institution_id, ssin, code, start, end in cur.execute(_IMPORT_STORED).fetchall():
+            spans.append((institution_id, ssin, code, ordinal(start), ordinal(end) if end is not None else _OPEN))
+        cur.execute(_IMPORT_DELETE)
+        cur.execute("DELETE FROM temp.import_keys")
+        days: dict[int, str] = {}
+
+        def day(n: int) -> str | None:
+            if n == _OPEN:
+                return None
+            text = days.get(n)
+            if text is None:
+                text = days[n] = date.fromordinal(n).isoformat()
+            return text
+
+        cur.executemany(
+            "INSERT INTO periods (institution_id, ssin, code, start_date, end_date) VALUES (?, ?, ?, ?, ?)",
+            [(i, s, c, day(first), day(last)) for i, s, c, first, last in _merged(spans)],
+        )
 
 
-# The import's batch, merged with the periods it touches by a few set-based statements in the batch's transaction
-# (R2.5 as "gaps and islands"): the periods of each key, ordered by start, open a new island where a start lies
-# after the day that follows the furthest end seen before it; an island is one merged period. An open end
-# sorts as 'open', after every ISO day, and comes back as NULL; date('open', '+1 day') is NULL, so nothing
-# after an open end opens an island.
-_IMPORT_TABLES = (
-    "CREATE TEMP TABLE IF NOT EXISTS import_rows "
-    "(institution_id TEXT, ssin TEXT, code INTEGER, start_date TEXT, end_date TEXT)",
+# The import's batch: its keys go to a temporary table, the periods stored under them are read and deleted by
+# one statement each (the keys lead: a probe of the primary key each), and the batch and those periods are
+# merged (R2.5) by one sort and one sweep, then written back by one ``executemany`` in key order.
+_IMPORT_KEYS = (
     "CREATE TEMP TABLE IF NOT EXISTS import_keys "
-    "(institution_id TEXT, ssin TEXT, code INTEGER, PRIMARY KEY (institution_id, ssin, code)) WITHOUT ROWID",
+    "(institution_id TEXT, ssin TEXT, code INTEGER, PRIMARY KEY (institution_id, ssin, code)) WITHOUT ROWID"
 )
-_IMPORT_STEPS = (
-    "INSERT OR IGNORE INTO temp.import_keys SELECT institution_id, ssin, code FROM temp.import_rows",
-    "INSERT INTO temp.import_rows SELECT p.institution_id, p.ssin, p.code, p.start_date, p.end_date "
+_IMPORT_STORED = (
+    "SELECT p.institution_id, p.ssin, p.code, p.start_date, p.end_date "
     "FROM temp.import_keys k CROSS JOIN periods p "  # CROSS: the batch's keys lead, each a probe of the key
-    "ON p.institution_id = k.institution_id AND p.ssin = k.ssin AND p.code = k.code",
-    "DELETE FROM periods "
-    "WHERE (institution_id, ssin, code) IN (SELECT institution_id, ssin, code FROM temp.import_keys)",
-    """INSERT INTO periods (institution_id, ssin, code, start_date, end_date)
-    WITH reached AS (
-        SELECT institution_id, ssin, code, start_date, last,
-            max(last) OVER (
-                PARTITION BY institution_id, ssin, code ORDER BY start_date, last
-                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-            ) AS reach
-        FROM (SELECT institution_id, ssin, code, start_date, coalesce(end_date, 'open') AS last FROM temp.import_rows)
-    ),
-    islands AS (
-        SELECT institution_id, ssin, code, start_date, last,
-            sum(reach IS NULL OR start_date > date(reach, '+1 day')) OVER (
-                PARTITION BY institution_id, ssin, code ORDER BY start_date, last ROWS UNBOUNDED PRECEDING
-            ) AS island
-        FROM reached
-    )
-    SELECT institution_id, ssin, code, min(start_date), nullif(max(last), 'open')
-    FROM islands GROUP BY institution_id, ssin, code, island""",
-    "DELETE FROM temp.import_rows",
-    "DELETE FROM temp.import_keys",
+    "ON p.institution_id = k.institution_id AND p.ssin = k.ssin AND p.code = k.code"
 )
+_IMPORT_DELETE = (
+    "DELETE FROM periods "
+    "WHERE (institution_id, ssin, code) IN (SELECT institution_id, ssin, code FROM temp.import_keys)"
+)
+_OPEN = date.max.toordinal() + 1  # an open end, as the domain counts it: after every day
+
+
+def _merged(spans: list[tuple[str, str, int, int, int]]) -> Iterator[tuple[str, str, int, int, int]]:
+    """``spans`` (key, first and last day as ordinals) merged per key where they overlap or touch (R2.5)."""
+    spans.sort()
+    current: list[Any] | None = None
+    for institution_id, ssin, code, first, last in spans:
+        if (
+            current is not None
+            and current[2] == code
+            and current[1] == ssin
+            and current[0] == institution_id
+            and first <= current[4] + 1
+        ):
+            if last > current[4]:
+                current[4] = last
+            continue
+        if current is not None:
+            yield (current[0], current[1], current[2], current[3], current[4])
+        current = [institution_id, ssin, code, first, last]
+    if current is not None:
+        yield (current[0], current[1], current[2], current[3], current[4])
 
 
 CHECKPOINT_SECONDS = 0.2  # how often the background thread copies the WAL back into the database
@@ -150,7 +175,7 @@ class _Checkpointer:
         self._seconds = seconds
         self._limit_bytes = limit_bytes
         self._stop = threading.Event()
-        self.checkpoints = 0  # passes that copied the whole WAL back
+        self.checkpoints = 0  # passes that found the whole of a non-empty WAL copied back
         self.pid = os.getpid()
         self._thread = threading.Thread(target=self._run, name="ksz-sqlite-checkpoint", daemon=True)
         self._thread.start()
@@ -162,8 +187,8 @@ class _Checkpointer:
             page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
             while not self._stop.wait(self._seconds):
                 busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if busy or logged < 0 or copied < logged:
-                    continue  # a reader still holds older pages: the next pass copies the rest
+                if busy or logged <= 0 or copied < logged:
+                    continue  # nothing written yet, or a reader still holds older pages: the next pass copies the rest
                 self.checkpoints += 1
                 if logged * page_size > self._limit_bytes:
                     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # wholly copied: cheap, gives the space back
