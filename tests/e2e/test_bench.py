@@ -136,9 +136,9 @@ def test_the_scale_benchmark_generates_the_directory_in_the_database_and_measure
 
 def test_the_memory_benchmark_reads_the_worker_after_each_tenth_of_its_requests(tmp_path: Path) -> None:
     output = tmp_path / "memory.json"
+    options = ["--requests", "200", "--connections", "2", "--output", str(output)]
     done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bench_memory.py"), "--requests", "200", "--connections", "2"]
-        + ["--output", str(output)],
+        [sys.executable, str(ROOT / "bench" / "bench_memory.py"), *options],
         capture_output=True,
         text=True,
         timeout=600,
