@@ -92,7 +92,9 @@ def test_a_changed_expected_response_is_caught_with_a_readable_diff(
     assert "+        <rep:Status>INTEGRATED</rep:Status>" in str(failed[0].findtext("failure"))
 
 
-def test_a_gateway_that_cannot_be_reached_fails_the_replay(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_a_gateway_that_cannot_be_reached_fails_the_replay(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     with socket.socket() as unused:
         unused.bind(("127.0.0.1", 0))
         port = unused.getsockname()[1]
