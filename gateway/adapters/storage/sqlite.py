@@ -84,7 +84,7 @@ class SqliteDialect(Dialect):
         cur.execute(_IMPORT_KEYS)
         cur.executemany(
             "INSERT OR IGNORE INTO temp.import_keys VALUES (?, ?, ?)",
-            sorted({(r.institution_id, r.ssin, r.code) for r in batch}),
+            list({(r.institution_id, r.ssin, r.code) for r in batch}),  # the table orders them
         )
         spans = [
             (
