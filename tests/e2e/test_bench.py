@@ -132,3 +132,21 @@ def test_the_scale_benchmark_generates_the_directory_in_the_database_and_measure
         partitioning = report["postgres"]["partitioning"]
         assert partitioning["periods"]["tables scanned by the Consult plan"] == 1
         assert partitioning["periods_hashed"]["tables scanned by the Consult plan"] == 1  # one partition, pruned
+
+
+def test_the_memory_benchmark_reads_the_worker_after_each_tenth_of_its_requests(tmp_path: Path) -> None:
+    output = tmp_path / "memory.json"
+    options = ["--requests", "200", "--connections", "2", "--output", str(output)]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bench_memory.py"), *options],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads(output.read_text())
+    assert [r["requests"] for r in report["readings"]] == [0, *range(20, 201, 20)]
+    assert all(r["rss_kib"] > 0 for r in report["readings"]) and report["errors"] == 0
+    assert report["ratio"] == report["readings"][-1]["rss_kib"] / report["readings"][1]["rss_kib"]
+    assert "RSS after 20: " in done.stdout and "after 200: " in done.stdout and "ratio " in done.stdout

@@ -102,12 +102,15 @@ def with_schema(url: str, schema: str) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+# The import's batch goes to a temporary table by COPY (text format, one stream), then one statement merges it.
+_IMPORT_TABLE = (
+    "CREATE TEMP TABLE IF NOT EXISTS import_rows "
+    "(institution_id text, ssin text, code integer, start_date date, end_date date) ON COMMIT DELETE ROWS"
+)
+_IMPORT_COPY = "COPY import_rows (institution_id, ssin, code, start_date, end_date) FROM STDIN"
 _IMPORT_MERGE = """
-WITH incoming (institution_id, ssin, code, start_date, end_date) AS (
-    SELECT * FROM unnest(%s::text[], %s::text[], %s::integer[], %s::date[], %s::date[])
-),
-touched AS (
-    SELECT DISTINCT institution_id, ssin, code FROM incoming
+WITH touched AS (
+    SELECT DISTINCT institution_id, ssin, code FROM import_rows
 ),
 existing AS (
     DELETE FROM periods p USING touched t
@@ -117,12 +120,29 @@ existing AS (
 merged AS (
     -- range_agg coalesces overlapping and (dates being discrete) adjacent ranges: R2.5.
     SELECT institution_id, ssin, code, unnest(range_agg(daterange(start_date, end_date, '[]'))) AS r
-    FROM (SELECT * FROM existing UNION ALL SELECT * FROM incoming) AS every_period
+    FROM (SELECT * FROM existing UNION ALL SELECT * FROM import_rows) AS every_period
     GROUP BY institution_id, ssin, code
 )
 INSERT INTO periods (institution_id, ssin, code, start_date, end_date)
 SELECT institution_id, ssin, code, lower(r), upper(r) - 1 FROM merged
 """
+
+
+def _copy_field(text: str) -> str:
+    """``text`` as a field of COPY's text format: backslash, tab, newline and carriage return escaped."""
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_text(batch: Sequence[ImportRow]) -> str:
+    """``batch`` in COPY's text format. SSINs are digits, codes numbers, days ISO text: only the institutions'
+    identifiers (a handful per batch) are escaped, once each."""
+    ids: dict[str, str] = {}
+    null = "\\N"
+    return "".join(
+        f"{ids.get(r.institution_id) or ids.setdefault(r.institution_id, _copy_field(r.institution_id))}\t"
+        f"{r.ssin}\t{r.code}\t{r.period.start.isoformat()}\t{r.period.end.isoformat() if r.period.end else null}\n"
+        for r in batch
+    )
 
 
 class PostgresDialect(Dialect):
@@ -212,18 +232,12 @@ class PostgresDialect(Dialect):
         cur.execute("CREATE EXTENSION IF NOT EXISTS btree_gist" + (" WITH SCHEMA public" if public[0] else ""))
 
     def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
-        """The whole batch merged by one statement, under the import lock (R2.5 by ``range_agg``)."""
+        """The whole batch copied in and merged by one statement, under the import lock (R2.5 by ``range_agg``)."""
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (_IMPORT_LOCK,))
-        cur.execute(
-            _IMPORT_MERGE,
-            (
-                [r.institution_id for r in batch],
-                [r.ssin for r in batch],
-                [r.code for r in batch],
-                [r.period.start for r in batch],
-                [r.period.end for r in batch],
-            ),
-        )
+        cur.execute(_IMPORT_TABLE)
+        with _psycopg(cur).copy(_IMPORT_COPY) as copy:
+            copy.write(_copy_text(batch))
+        cur.execute(_IMPORT_MERGE)
 
 
 def _psycopg(cur: Cursor) -> psycopg.Cursor[TupleRow]:

@@ -12,6 +12,14 @@ the last transactions before a power cut can be lost; ``synchronous="FULL"`` buy
 commit. SQLite has no date, timestamp, JSON or boolean type: dates are ISO text, timestamps fixed-width
 UTC ISO text (so text order is time order), JSON its text, flags 0 and 1.
 
+Checkpoints run off the request path: each process that uses the store has one background thread, on a
+connection of its own, that copies the WAL back into the database (``PRAGMA wal_checkpoint(PASSIVE)``, which
+never waits for a writer nor makes one wait) every ``checkpoint_seconds``, and truncates the WAL once it is
+wholly copied and larger than ``wal_limit_bytes``. Request connections checkpoint themselves only when the WAL
+has grown past ``wal_limit_bytes`` (their ``wal_autocheckpoint``), should the thread fall behind, so the WAL
+stays bounded either way; ``journal_size_limit`` gives the space back when the WAL restarts. ``close`` stops
+the thread and closes its connection.
+
 The file, its ``-wal`` and ``-shm`` (SQLite gives them the database's mode) and the writers' lock are created
 0600, whatever the umask: the directory holds every institution's secret. A file found with a looser mode is
 left as the operator made it (``exposed_files`` names it, ``serve`` says so).
@@ -23,7 +31,7 @@ import fcntl
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
@@ -33,9 +41,10 @@ from gateway.adapters.storage.at_rest import SecretCipher, create_private, expos
 from gateway.adapters.storage.common import utc
 from gateway.adapters.storage.sql import Cursor, Dialect, ErrorTable, SqlStore, db_api_errors
 from gateway.app.audit_chain import Signer
+from gateway.app.ports import ImportRow
 from gateway.errors import StorageError
 
-__all__ = ["SQLITE_ERRORS", "SqliteDialect", "SqliteStore"]
+__all__ = ["CHECKPOINT_SECONDS", "SQLITE_ERRORS", "WAL_LIMIT_BYTES", "SqliteDialect", "SqliteStore"]
 
 # sqlite3 raises PEP 249's classes only; a missing schema ("no such table") is an OperationalError: the
 # directory is unavailable until ``db upgrade``.
@@ -67,6 +76,136 @@ class SqliteDialect(Dialect):
     def flag(self, value: bool) -> int:
         return int(value)
 
+    def merge_import(self, cur: Cursor, batch: Sequence[ImportRow]) -> None:
+        """The batch merged with the periods stored under its keys: read and deleted set-based, merged in one
+        sweep, inserted in key order. The importing connection keeps a larger page cache (256 MiB): every
+        batch touches most pages of the table and its index (measured: 15 % less time at a million rows)."""
+        cur.execute(f"PRAGMA cache_size = -{_IMPORT_CACHE_KIB}")
+        cur.execute(_IMPORT_KEYS)
+        cur.executemany(
+            "INSERT OR IGNORE INTO temp.import_keys VALUES (?, ?, ?)",
+            list({(r.institution_id, r.ssin, r.code) for r in batch}),  # the table orders them
+        )
+        spans = [
+            (
+                r.institution_id,
+                r.ssin,
+                r.code,
+                r.period.start.toordinal(),
+                r.period.end.toordinal() if r.period.end else _OPEN,
+            )
+            for r in batch
+        ]
+        ordinals: dict[str, int] = {}
+
+        def ordinal(text: str) -> int:
+            found = ordinals.get(text)
+            if found is None:
+                found = ordinals[text] = date.fromisoformat(text).toordinal()
+            return found
+
+        for institution_id, ssin, code, start, end in cur.execute(_IMPORT_STORED).fetchall():
+            spans.append((institution_id, ssin, code, ordinal(start), ordinal(end) if end is not None else _OPEN))
+        cur.execute(_IMPORT_DELETE)
+        cur.execute("DELETE FROM temp.import_keys")
+        days: dict[int, str] = {}
+
+        def day(n: int) -> str | None:
+            if n == _OPEN:
+                return None
+            text = days.get(n)
+            if text is None:
+                text = days[n] = date.fromordinal(n).isoformat()
+            return text
+
+        cur.executemany(
+            "INSERT INTO periods (institution_id, ssin, code, start_date, end_date) VALUES (?, ?, ?, ?, ?)",
+            [(i, s, c, day(first), day(last)) for i, s, c, first, last in _merged(spans)],
+        )
+
+
+# The import's batch: its keys go to a temporary table, the periods stored under them are read and deleted by
+# one statement each (the keys lead: a probe of the primary key each), and the batch and those periods are
+# merged (R2.5) by one sort and one sweep, then written back by one ``executemany`` in key order.
+_IMPORT_KEYS = (
+    "CREATE TEMP TABLE IF NOT EXISTS import_keys "
+    "(institution_id TEXT, ssin TEXT, code INTEGER, PRIMARY KEY (institution_id, ssin, code)) WITHOUT ROWID"
+)
+_IMPORT_STORED = (
+    "SELECT p.institution_id, p.ssin, p.code, p.start_date, p.end_date "
+    "FROM temp.import_keys k CROSS JOIN periods p "  # CROSS: the batch's keys lead, each a probe of the key
+    "ON p.institution_id = k.institution_id AND p.ssin = k.ssin AND p.code = k.code"
+)
+_IMPORT_DELETE = (
+    "DELETE FROM periods "
+    "WHERE (institution_id, ssin, code) IN (SELECT institution_id, ssin, code FROM temp.import_keys)"
+)
+_IMPORT_CACHE_KIB = 256 << 10
+_OPEN = date.max.toordinal() + 1  # an open end, as the domain counts it: after every day
+
+
+def _merged(spans: list[tuple[str, str, int, int, int]]) -> Iterator[tuple[str, str, int, int, int]]:
+    """``spans`` (key, first and last day as ordinals) merged per key where they overlap or touch (R2.5)."""
+    spans.sort()
+    current: list[Any] | None = None
+    for institution_id, ssin, code, first, last in spans:
+        if (
+            current is not None
+            and current[2] == code
+            and current[1] == ssin
+            and current[0] == institution_id
+            and first <= current[4] + 1
+        ):
+            if last > current[4]:
+                current[4] = last
+            continue
+        if current is not None:
+            yield (current[0], current[1], current[2], current[3], current[4])
+        current = [institution_id, ssin, code, first, last]
+    if current is not None:
+        yield (current[0], current[1], current[2], current[3], current[4])
+
+
+CHECKPOINT_SECONDS = 0.2  # how often the background thread copies the WAL back into the database
+WAL_LIMIT_BYTES = 64 << 20  # past this, the WAL is truncated (the thread) or checkpointed by a commit (fallback)
+
+
+class _Checkpointer:
+    """The process's background checkpoints of one SQLite file: a daemon thread and its own connection."""
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], seconds: float, limit_bytes: int) -> None:
+        self._connect = connect
+        self._seconds = seconds
+        self._limit_bytes = limit_bytes
+        self._stop = threading.Event()
+        self.checkpoints = 0  # passes that found the whole of a non-empty WAL copied back
+        self.pid = os.getpid()
+        self._thread = threading.Thread(target=self._run, name="ksz-sqlite-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            conn = self._connect()
+            page_size = int(conn.execute("PRAGMA page_size").fetchone()[0])
+            while not self._stop.wait(self._seconds):
+                busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if busy or logged <= 0 or copied < logged:
+                    continue  # nothing written yet, or a reader still holds older pages: the next pass copies the rest
+                self.checkpoints += 1
+                if logged * page_size > self._limit_bytes:
+                    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # wholly copied: cheap, gives the space back
+        except sqlite3.Error:
+            pass  # the file went away or is damaged: requests see that themselves, and commits checkpoint
+        finally:
+            if conn is not None:
+                conn.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+
 
 class SqliteStore(SqlStore):
     """The directory in one SQLite file, created on first use; safe for many threads and processes."""
@@ -79,7 +218,11 @@ class SqliteStore(SqlStore):
         synchronous: str = "NORMAL",
         cipher: SecretCipher | None = None,
         audit_signer: Signer | None = None,
+        checkpoint_seconds: float | None = CHECKPOINT_SECONDS,
+        wal_limit_bytes: int = WAL_LIMIT_BYTES,
     ):
+        """``checkpoint_seconds`` None leaves checkpoints to SQLite's commits (every 1,000 pages), as it does
+        by default."""
         if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
         url = os.fspath(path)
@@ -93,6 +236,9 @@ class SqliteStore(SqlStore):
         self._connections: list[tuple[int, sqlite3.Connection]] = []
         self._gates: list[tuple[int, int]] = []
         self._closed = False
+        self._checkpoint_seconds = checkpoint_seconds
+        self._wal_limit_bytes = wal_limit_bytes
+        self._checkpointer: _Checkpointer | None = None
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.url!r})"
@@ -113,6 +259,10 @@ class SqliteStore(SqlStore):
             conn.execute(f"PRAGMA synchronous = {self._synchronous}")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("PRAGMA cache_size = -32768")  # KiB: 32 MiB of pages per connection
+            if self._checkpoint_seconds is not None:
+                pages = int(conn.execute("PRAGMA page_size").fetchone()[0])
+                conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, self._wal_limit_bytes // pages)}")
+                conn.execute(f"PRAGMA journal_size_limit = {int(self._wal_limit_bytes)}")
         except BaseException:
             conn.close()  # a file that is no database fails here: leave no connection (and file) open behind
             raise
@@ -129,8 +279,17 @@ class SqliteStore(SqlStore):
                 raise StorageError(f"{self._where} is closed")
             conn = self._connect()
             self._connections.append((pid, conn))
+            if self._checkpoint_seconds is not None and (self._checkpointer is None or self._checkpointer.pid != pid):
+                # One per process: a forked worker does not inherit its parent's thread.
+                self._checkpointer = _Checkpointer(self._connect, self._checkpoint_seconds, self._wal_limit_bytes)
         self._local.conn, self._local.pid = conn, pid
         return conn
+
+    @property
+    def checkpoints(self) -> int:
+        """How many background passes of this process copied the whole WAL back (0 without the thread)."""
+        checkpointer = self._checkpointer
+        return checkpointer.checkpoints if checkpointer is not None and checkpointer.pid == os.getpid() else 0
 
     def _gate(self) -> int:
         """This thread's descriptor of the writers' lock file."""
@@ -206,6 +365,9 @@ class SqliteStore(SqlStore):
             mine = [c for p, c in self._connections if p == pid]
             gates = [fd for p, fd in self._gates if p == pid]
             self._connections, self._gates = [], []
+            checkpointer, self._checkpointer = self._checkpointer, None
+        if checkpointer is not None and checkpointer.pid == pid:
+            checkpointer.stop()
         for conn in mine:
             conn.close()
         for fd in gates:
