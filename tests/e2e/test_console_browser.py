@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -115,11 +116,24 @@ class Worker:
 
     def click(self, css: str) -> None:
         """Click a link or a button, and wait until the page it leads to has loaded."""
+        from selenium.common.exceptions import WebDriverException
         from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.find("html")
-        self.find(css).click()
+        for attempt in range(3):
+            try:
+                self.find(css).click()
+                break
+            except WebDriverException:
+                # Chromium's driver now and then loses the node between finding and clicking it on a loaded
+                # machine ("Node with given id does not belong to the document"): click again, unless the click
+                # went through (the page is gone) or this was the last try.
+                if attempt == 2:
+                    raise
+                if expected_conditions.staleness_of(page)(self.driver):
+                    break
+                time.sleep(0.2)
         wait = WebDriverWait(self.driver, 30)
         wait.until(expected_conditions.staleness_of(page))
         wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
