@@ -43,5 +43,8 @@ def test_reading_the_version_of_a_database_never_upgraded_changes_nothing(tmp_pa
             store.schema_version()
     finally:
         store.close()
-    with sqlite3.connect(path) as conn:
+    conn = sqlite3.connect(path)  # its context manager commits, it does not close
+    try:
         assert conn.execute("SELECT count(*) FROM sqlite_master").fetchone() == (0,)
+    finally:
+        conn.close()
