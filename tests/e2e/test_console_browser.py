@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import os
-import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
@@ -80,6 +79,23 @@ def browser() -> Iterator[Any]:
     driver.quit()
 
 
+def _gone(element: Any) -> bool:
+    """Whether ``element`` left the document (its page was replaced). Chromium's driver says so with a stale
+    element error, or, when the node went while it was being looked up, with an "unknown error" saying the node
+    does not belong to the document: both mean gone."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        if "does not belong to the document" in str(exc):
+            return True
+        raise
+    return False
+
+
 class Worker:
     """A worker at the console: what a person does, in words a test reads like the manual."""
 
@@ -116,26 +132,12 @@ class Worker:
 
     def click(self, css: str) -> None:
         """Click a link or a button, and wait until the page it leads to has loaded."""
-        from selenium.common.exceptions import WebDriverException
-        from selenium.webdriver.support import expected_conditions
         from selenium.webdriver.support.ui import WebDriverWait
 
         page = self.find("html")
-        for attempt in range(3):
-            try:
-                self.find(css).click()
-                break
-            except WebDriverException:
-                # Chromium's driver now and then loses the node between finding and clicking it on a loaded
-                # machine ("Node with given id does not belong to the document"): click again, unless the click
-                # went through (the page is gone) or this was the last try.
-                if attempt == 2:
-                    raise
-                if expected_conditions.staleness_of(page)(self.driver):
-                    break
-                time.sleep(0.2)
+        self.find(css).click()
         wait = WebDriverWait(self.driver, 30)
-        wait.until(expected_conditions.staleness_of(page))
+        wait.until(lambda driver: _gone(page))
         wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
 
     def choose(self, css: str, value: str) -> None:
