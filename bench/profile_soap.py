@@ -116,8 +116,9 @@ def relative(svg: Path) -> None:
     svg.write_text(svg.read_text().replace(f"{ROOT}/", ""))
 
 
-def record(pid: int, seconds: float, rate: int, out: Path, form: str) -> subprocess.Popen[bytes]:
+def record(pid: int, seconds: float, rate: int, out: Path, form: str, gil: bool = False) -> subprocess.Popen[bytes]:
     command = [str(BIN / "py-spy"), "record", "--pid", str(pid), "--subprocesses", "--rate", str(rate)]
+    command += ["--gil"] if gil else []
     command += ["--duration", str(int(seconds)), "--format", form, "--output", str(out), "--nonblocking"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
@@ -180,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=int, default=250, help="samples a second (250)")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
+    parser.add_argument(
+        "--gil",
+        action="store_true",
+        help="sample only the thread holding the GIL: where the CPU goes, not where threads wait",
+    )
+    parser.add_argument("--keep-raw", action="store_true", help="also keep py-spy's collapsed stacks in --out")
     args = parser.parse_args(argv)
     if args.in_process_child:
         in_process(args.in_process_child, args.count)
@@ -210,12 +217,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                     load = threading.Thread(target=drive, args=(gateway, operation, bodies, args, work))
                     load.start()  # the load runs a little longer than the recording: every sample is under load
                     time.sleep(1)
-                    spy = record(gateway.process.pid, args.seconds, args.rate, out, form)
+                    spy = record(gateway.process.pid, args.seconds, args.rate, out, form, args.gil)
                     _, errors = spy.communicate()
                     load.join()
                     if spy.returncode != 0:
                         raise SystemExit(f"py-spy failed: {errors.decode()[-2000:]}")
                 relative(svg)
+                if args.keep_raw:
+                    shutil.copy(raw, args.out / f"{name}{'-gil' if args.gil else ''}.txt")
                 found[name] = shares(raw.read_text())
                 print(f"\n{operation.name} on {engine}, {args.connections} connections: share of the busy samples")
                 for stage, share in found[name].items():
