@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["MAX_SHOWN", "MAX_TEXT", "escape", "mask_ssin", "mask_ssins", "masked_text", "shown"]
+__all__ = ["MAX_SHOWN", "MAX_TEXT", "escape", "mask_ssin", "mask_ssins", "masked_text", "shown", "shown_ticket"]
 
 MAX_SHOWN = 200  # characters of one request-derived value in a log line
 MAX_TEXT = 4000  # characters of one rendered message (a traceback is bounded separately)
@@ -30,6 +30,8 @@ _MASK = "*****"
 _WRITTEN_SSIN = re.compile(r"\d(?:[ ./\-\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]?\d){10,}")
 # Eleven or more digits in a row, neither preceded nor followed by a letter or digit (not inside a ticket's hex).
 _BARE_SSIN = re.compile(r"(?<![0-9A-Za-z])\d{11,}(?![0-9A-Za-z])")
+# A Ticket the gateway made (``exchange.new_ticket``): ``KSZGW-`` and 30 random hex digits, which name an audit record.
+_MINTED_TICKET = re.compile(r"KSZGW-[0-9a-f]{30}")
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
@@ -82,3 +84,10 @@ def shown(value: object, limit: int = MAX_SHOWN) -> str:
     if len(out) <= limit and len(head) == len(text):
         return out
     return f"{out[:limit]}…({len(text)} chars)"
+
+
+def shown_ticket(value: str) -> str:
+    """A Ticket as a log shows it: one the gateway made, whole (its random hex holds eleven decimal digits in a row
+    in about one Ticket in twenty, and they are no SSIN, and a masked Ticket no longer finds its audit record); any
+    other value as ``shown`` shows it."""
+    return value if _MINTED_TICKET.fullmatch(value) else shown(value, 64)

@@ -10,10 +10,12 @@ import re
 import sys
 import unicodedata
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from gateway.adapters.observe.logs import JsonFormatter, TextFormatter
+from gateway.adapters.observe.logs import JsonFormatter, RequestLog, TextFormatter
+from gateway.app.exchange import new_ticket
+from gateway.app.observation import RequestNote
 from gateway.app.redaction import MAX_SHOWN, escape, mask_ssin, masked_text, shown
 
 ELEVEN_DIGITS = re.compile(r"\d{11}")
@@ -82,6 +84,51 @@ def test_the_formatter_mask_spares_addresses_tickets_and_enterprise_numbers() ->
     line = "institution 0212345668 from 192.168.100.200 ticket KSZGW-12345678901ab incident 1234567890123abc"
     assert masked_text(line) == line
     assert masked_text("person 85073003328 refused") == "person 850730***** refused"
+
+
+def _request_lines(ticket: str) -> list[str]:
+    """The request line of an answer with ``ticket``, as the text and the JSON formatter write it."""
+    note = RequestNote(front="repertorium", method="POST", path="/soap/repertorium", peer="127.0.0.1")
+    note.ticket = ticket
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    logger = logging.getLogger("gateway.test.requests")
+    logger.propagate, logger.level = False, logging.INFO
+    logger.addHandler(keep := Keep())
+    try:
+        RequestLog(logger).request(note.event(200, 0.001))
+    finally:
+        logger.removeHandler(keep)
+    (record,) = records
+    return [TextFormatter().format(record), JsonFormatter().format(record)]
+
+
+@given(st.text(alphabet="0123456789abcdef", min_size=30, max_size=30))
+@example("0123456789abcdef0123456789abcd")  # eleven decimal digits and more in a row: no SSIN, the Ticket's own
+@example("abcdef" + "1" * 24)
+def test_a_ticket_the_gateway_made_is_logged_whole(random_hex: str) -> None:
+    ticket = f"KSZGW-{random_hex}"
+    text, json_line = _request_lines(ticket)
+    assert f"ticket={ticket}" in text
+    assert json.loads(json_line)["ticket"] == ticket
+
+
+def test_tickets_made_by_the_gateway_find_their_audit_record_in_the_log() -> None:
+    tickets = [new_ticket() for _ in range(2000)]  # about one in twenty has eleven decimal digits in a row
+    assert sum(bool(ELEVEN_DIGITS.search(t)) for t in tickets) > 0
+    assert all(json.loads(_request_lines(t)[1])["ticket"] == t for t in tickets)
+
+
+@given(ssins)
+def test_a_ticket_the_gateway_did_not_make_is_shown_redacted(ssin: str) -> None:
+    # the last: one hex digit too many for a Ticket of the gateway's
+    for ticket in (f"KSZGW-{ssin}", f"X{ssin}", f"KSZGW-{ssin}abcdefabcdefabcdefab"):
+        text, json_line = _request_lines(ticket)
+        assert ssin not in text and ssin not in json.loads(json_line)["ticket"]
 
 
 def _record(message: str, *args: object, fields: dict[str, object] | None = None) -> logging.LogRecord:

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from gateway.app.observation import Outcome, RequestEvent
-from gateway.app.redaction import MAX_TEXT, escape, masked_text, shown
+from gateway.app.redaction import MAX_TEXT, escape, masked_text, shown, shown_ticket
 
 __all__ = ["LOG_FORMATS", "REQUEST_LOGGER", "JsonFormatter", "RequestLog", "TextFormatter", "configure_logging"]
 
@@ -120,7 +120,7 @@ def request_fields(event: RequestEvent) -> dict[str, Any]:
         "status": event.status,
         "duration_ms": round(event.duration_seconds * 1000, 3),
         "institution": None if event.institution is None else shown(event.institution, 40),
-        "ticket": None if event.ticket is None else shown(event.ticket, 64),
+        "ticket": None if event.ticket is None else shown_ticket(event.ticket),
         "reasons": [shown(reason, 64) for reason in event.reasons[:20]],
         "auth_failure": event.auth_failure,
         "database_error": event.database_error,
