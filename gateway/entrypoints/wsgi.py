@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import gc
 import io
 import math
 import re
@@ -197,8 +198,8 @@ class _DeadlineSocket(socket.socket):
 
     def prefetch(self, request_seconds: float, max_body: int, refused_above: int) -> bool:
         """Reads what has arrived, without waiting; whether the request is now worth a thread (``_ready``)."""
+        super().settimeout(0.0)
         while not self._eof and len(self._prefetched) < _PREFETCH_LIMIT:
-            super().settimeout(0.0)
             try:
                 data = super().recv(_PREFETCH_LIMIT - len(self._prefetched))
             except (BlockingIOError, InterruptedError):
@@ -536,6 +537,7 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
             "accesslog": None,
             "errorlog": "-",
             "loglevel": "info",
+            "post_worker_init": _settle,
             "worker_exit": self._worker_exit,
             "child_exit": self._child_exit,
             "logger_class": _GatewayLog,
@@ -570,6 +572,13 @@ class GatewayServer(BaseApplication):  # type: ignore[misc]
         """In the arbiter, once a worker has exited (however): its live gauge no longer counts."""
         if self._metrics_dir is not None:
             worker_gone(worker.pid, self._metrics_dir)
+
+
+def _settle(worker: Any) -> None:
+    """In each worker once its application is loaded: what it holds for good (the compiled schemas, the spyne
+    application, the catalogue, the modules) is moved out of the garbage collector's sight, so that a collection
+    scans only what requests make (the long-lived objects are about 50,000)."""
+    gc.freeze()
 
 
 class _GatewayLog(GunicornLogger):  # type: ignore[misc]
