@@ -19,7 +19,15 @@ from datetime import UTC, date, datetime
 from typing import Any, Generic, TypeVar
 from zoneinfo import ZoneInfo
 
-from gateway.app.ports import AuditRecord, InstitutionRecord, NonceClaim, Store, StoredAnswer, Transaction
+from gateway.app.ports import (
+    AuditRecord,
+    InstitutionRecord,
+    NonceClaim,
+    Store,
+    StoredAnswer,
+    Superseded,
+    Transaction,
+)
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Detail, Ok, Reason, Severity, Summary
 
@@ -107,14 +115,22 @@ class Exchange(Generic[R]):
     def fingerprint(self) -> str:
         return fingerprint(self.operation, self.request)
 
+    @property
+    def looked_up(self) -> bool:
+        """Whether the exchange's Reference may have been answered before (and is kept when answered)."""
+        return self.reference is not None and self.keyed
+
     def answer_due(self, tx: Transaction, nonce: NonceClaim | None, refuse: Callable[[Detail], R]) -> R | None:
         """Claim the nonce; then the answer already due to the Reference, if it was used before: the first answer
         again when it was this very request, else ``refuse(REFERENCE_REUSED)``, audited. None: a new exchange."""
         claim(tx, nonce)
         if self.reference is None or not self.keyed:
             return None
-        earlier = tx.find_answer(self.institution.id, self.reference)
-        if earlier is None:
+        return self.answer_to(tx, tx.find_answer(self.institution.id, self.reference), refuse)
+
+    def answer_to(self, tx: Transaction, earlier: StoredAnswer | None, refuse: Callable[[Detail], R]) -> R | None:
+        """The answer due when the Reference was answered ``earlier`` (None: it was not, a new exchange)."""
+        if earlier is None or self.reference is None:
             return None
         if earlier.operation == self.operation and earlier.fingerprint == self.fingerprint:
             return self.answers.decode(earlier.answer)
@@ -162,11 +178,24 @@ class UseCase:
         refuse: Callable[[Transaction, Detail], R],
         decide: Callable[[Transaction], R],
     ) -> R:
-        """Run an exchange in one transaction: the answer already due to its Reference, else ``decide``'s, recorded."""
+        """Run an exchange in one transaction: the answer already due to its Reference, else ``decide``'s, recorded.
+
+        The Reference's lookup goes to the database with the nonce's claim, and ``decide`` runs tentatively
+        beside it: where the Reference was answered before (rare), its work is undone and the earlier answer (or
+        the refusal of a reused Reference) is given instead; otherwise no wait was spent on the lookup alone."""
         with self.store.transaction() as tx:
-            due = exchange.answer_due(tx, nonce, lambda detail: refuse(tx, detail))
-            if due is not None:
-                return due
-            result = decide(tx)
+            claim(tx, nonce)
+            if not exchange.looked_up:
+                result = decide(tx)
+            else:
+                assert exchange.reference is not None
+                earlier = tx.find_answer_later(exchange.institution.id, exchange.reference)
+                try:
+                    with tx.tentatively(lambda: earlier() is not None):
+                        result = decide(tx)
+                except Superseded:
+                    due = exchange.answer_to(tx, earlier(), lambda detail: refuse(tx, detail))
+                    assert due is not None, "superseded only by an answer given before"
+                    return due
             exchange.record(tx, result)
             return result

@@ -10,7 +10,7 @@ all), ``InstitutionExists`` for an enterprise number added twice.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +32,7 @@ __all__ = [
     "NonceClaim",
     "Store",
     "StoredAnswer",
+    "Superseded",
     "Transaction",
 ]
 
@@ -117,6 +118,10 @@ class ImportRow:
     period: Period
 
 
+class Superseded(Exception):
+    """Raised out of a ``Transaction.tentatively`` block whose work was undone because it was not wanted."""
+
+
 class Transaction(Protocol):
     """One unit of work. Reads of periods lock the persons read until the transaction ends."""
 
@@ -155,6 +160,18 @@ class Transaction(Protocol):
 
     def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
         """The answer stored for this Reference, locking the Reference until the transaction ends."""
+        ...
+
+    def find_answer_later(self, institution_id: str, reference: str) -> Callable[[], StoredAnswer | None]:
+        """``find_answer``, its result given when asked for: a store that pipelines its statements sends the lock
+        and the lookup now, and answers with its next wait on its database."""
+        ...
+
+    def tentatively(self, superseded: Callable[[], bool]) -> AbstractContextManager[None]:
+        """Run the block so that its work can be undone: when ``superseded()`` says so, asked before the block's
+        work reaches the database (or, in a store that pipelines its statements, with the block's first wait on
+        it), whatever the block did in the transaction is undone and ``Superseded`` raised out of the block; the
+        transaction goes on. The block's reads come before its writes, as every use case's do."""
         ...
 
     def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None: ...

@@ -19,7 +19,15 @@ from gateway.adapters.storage.memory import MemoryStore
 from gateway.adapters.storage.migrations import MIGRATIONS, latest_version
 from gateway.adapters.storage.sqlite import SqliteStore
 from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
-from gateway.app.ports import AuditRecord, ImportRow, InstitutionRecord, NonceClaim, Store, StoredAnswer
+from gateway.app.ports import (
+    AuditRecord,
+    ImportRow,
+    InstitutionRecord,
+    NonceClaim,
+    Store,
+    StoredAnswer,
+    Superseded,
+)
 from gateway.domain.catalogue import DEMO_CATALOGUE_FILE, Catalogue, MaxPeriod, QualityCode, load_catalogue
 from gateway.domain.directory import Attestation
 from gateway.domain.periods import Period
@@ -271,6 +279,36 @@ def test_a_stored_answer_is_found_by_its_institution_and_reference_only(institut
         assert tx.find_answer(A.id, "ref-1") == answer
         assert tx.find_answer(B.id, "ref-1") is None
         assert tx.find_answer(A.id, "ref-2") is None
+
+
+@pytest.mark.parametrize("waits", [True, False], ids=["block-waits", "block-never-waits"])
+def test_work_done_tentatively_is_undone_when_an_earlier_answer_supersedes_it(
+    institutions: Store, waits: bool
+) -> None:
+    answer = StoredAnswer("Integrate", "f" * 64, {"ticket": "KSZGW-1"})
+    with institutions.transaction() as tx:
+        tx.save_answer(A.id, "ref-1", answer)
+    with institutions.transaction() as tx:
+        earlier = tx.find_answer_later(A.id, "ref-1")
+        with pytest.raises(Superseded), tx.tentatively(lambda: earlier() is not None):
+            tx.write_periods(A.id, 1, P1, (p("2015-01-01"),))  # a write before the block's first wait
+            if waits:
+                tx.read_periods(A.id, 1, [P2])
+        assert earlier() == answer
+        tx.write_periods(A.id, 1, P3, (p("2015-02-01"),))  # the transaction goes on after the undone block
+    with institutions.transaction() as tx:
+        assert tx.read_periods(A.id, 1, [P1, P3]) == {P3: (p("2015-02-01"),)}
+
+
+def test_work_done_tentatively_is_kept_when_nothing_supersedes_it(institutions: Store) -> None:
+    with institutions.transaction() as tx:
+        earlier = tx.find_answer_later(A.id, "ref-new")
+        with tx.tentatively(lambda: earlier() is not None):
+            tx.write_periods(A.id, 1, P1, (p("2015-01-01"),))
+            assert tx.read_periods(A.id, 1, [P1]) == {P1: (p("2015-01-01"),)}
+        assert earlier() is None
+    with institutions.transaction() as tx:
+        assert tx.read_periods(A.id, 1, [P1]) == {P1: (p("2015-01-01"),)}
 
 
 # -- nonces ----------------------------------------------------------------------------------------------

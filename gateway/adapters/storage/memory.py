@@ -42,6 +42,7 @@ from gateway.app.ports import (
     InstitutionRecord,
     NonceClaim,
     StoredAnswer,
+    Superseded,
 )
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Integration
@@ -212,6 +213,16 @@ class MemoryTransaction:
     def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
         stored = self._d.answers.get((institution_id, reference))
         return None if stored is None else StoredAnswer(stored[0], stored[1], json.loads(stored[2]))
+
+    def find_answer_later(self, institution_id: str, reference: str) -> Callable[[], StoredAnswer | None]:
+        found = self.find_answer(institution_id, reference)
+        return lambda: found
+
+    @contextmanager
+    def tentatively(self, superseded: Callable[[], bool]) -> Iterator[None]:
+        if superseded():
+            raise Superseded("superseded before it began")
+        yield
 
     def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None:
         key = (institution_id, reference)

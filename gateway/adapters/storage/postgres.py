@@ -52,7 +52,7 @@ from gateway.adapters.storage.sql import (
     replayed,
 )
 from gateway.app.audit_chain import Signer
-from gateway.app.ports import ImportRow, NonceClaim
+from gateway.app.ports import ImportRow, NonceClaim, StoredAnswer, Superseded
 from gateway.errors import StorageError
 
 __all__ = [
@@ -293,6 +293,7 @@ class _Pipeline:
         self._conn, self._pipeline = conn, pipeline
         self._sent = False  # statements sent since the last wait
         self.claim: NonceClaim | None = None  # the nonce claimed in the transaction, if any
+        self.after_wait: Callable[[], None] | None = None  # asked once, right after the next wait
 
     def execute(self, statement: Any, params: Any = (), /, *, prepare: bool | None = None) -> _Result:
         cur = self._conn.cursor()
@@ -309,6 +310,9 @@ class _Pipeline:
             self._sent = False
             with self.replay_refused():
                 self._pipeline.sync()
+        then, self.after_wait = self.after_wait, None
+        if then is not None:
+            then()
 
     @contextmanager
     def replay_refused(self) -> Iterator[None]:
@@ -346,6 +350,43 @@ class PostgresTransaction(SqlTransaction):
             (claim.institution_id, claim.nonce, self._dialect.stamp(claim.created)),
         )
         self._prune_nonces(claim)
+
+    def find_answer_later(self, institution_id: str, reference: str) -> Callable[[], StoredAnswer | None]:
+        """The Reference's lock and lookup go out now, with the nonce; the answer is read with the next wait."""
+        found = self._answer_row_later(institution_id, reference)
+        answer: list[StoredAnswer | None] = []
+
+        def later() -> StoredAnswer | None:
+            if not answer:
+                answer.append(self._stored_answer(found.fetchone()))
+            return answer[0]
+
+        return later
+
+    @contextmanager
+    def tentatively(self, superseded: Callable[[], bool]) -> Iterator[None]:
+        """The block runs after a savepoint, and ``superseded`` is asked right after its first wait, which answers
+        what was sent before the block too (a Reference's lookup): a Reference answered before costs no round trip
+        of its own. A block that never waits is asked at its end (one wait more). Superseded, the block's work is
+        rolled back to the savepoint; its locks are kept until the transaction ends."""
+        line = self._cur
+        line.execute("SAVEPOINT tentative")
+
+        def ask() -> None:
+            if superseded():
+                raise Superseded("superseded by what its first wait answered")
+
+        line.after_wait = ask
+        try:
+            yield
+            if line.after_wait is ask:  # the block never waited
+                line.after_wait = None
+                ask()
+        except Superseded:
+            line.execute("ROLLBACK TO SAVEPOINT tentative")
+            raise
+        finally:
+            line.after_wait = None
 
 
 POOL_SIZE = 8  # connections a store's pool opens at most, unless told more

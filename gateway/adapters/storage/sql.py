@@ -38,6 +38,7 @@ from gateway.app.ports import (
     InstitutionRecord,
     NonceClaim,
     StoredAnswer,
+    Superseded,
 )
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
@@ -440,12 +441,29 @@ class SqlTransaction:
             self._run(_INSERT_CHECKPOINT, (mark.seq, mark.hash, self._dialect.stamp(mark.at), mark.mac))
 
     def find_answer(self, institution_id: str, reference: str) -> StoredAnswer | None:
+        return self._stored_answer(self._answer_row_later(institution_id, reference).fetchone())
+
+    def find_answer_later(self, institution_id: str, reference: str) -> Callable[[], StoredAnswer | None]:
+        found = self.find_answer(institution_id, reference)  # at once: the transaction's statements share a cursor
+        return lambda: found
+
+    def _answer_row_later(self, institution_id: str, reference: str) -> Cursor:
         self._dialect.lock_reference(self._cur, institution_id, reference)
-        row = self._run(
+        return self._run(
             "SELECT operation, fingerprint, answer_json FROM answers WHERE institution_id = ? AND reference = ?",
             (institution_id, reference),
-        ).fetchone()
+        )
+
+    def _stored_answer(self, row: Any) -> StoredAnswer | None:
         return None if row is None else StoredAnswer(row[0], row[1], self._dialect.read_json(row[2]))
+
+    @contextmanager
+    def tentatively(self, superseded: Callable[[], bool]) -> Iterator[None]:
+        """Asked at once: nothing of the block has reached the database yet (an engine that pipelines may ask
+        later, see ``PostgresTransaction``)."""
+        if superseded():
+            raise Superseded("superseded before it began")
+        yield
 
     def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None:
         self._run(
