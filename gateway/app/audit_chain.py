@@ -57,18 +57,53 @@ def _plain(value: Mapping[str, Any]) -> Any:
     return json.loads(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
 
 
+# The canonical text's encoder, made once: ``json.dumps`` with these arguments builds the same encoder per call.
+_encode = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_DEEPEST = 64  # nesting beyond which a value takes the round trip (which names a circular reference as before)
+
+
+def _reads_back_as_is(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` encodes as its read-back does: dicts with ``str`` keys only, lists and tuples, and
+    scalars (a tuple encodes as the list it reads back as; a float's text reads back as the same float). A
+    non-string key, which reads back as a string and may then sort elsewhere or collide, or any other type
+    (a subclass too), takes the round trip instead."""
+    kind = type(value)
+    if kind is dict:
+        for key in value:
+            if type(key) is not str:
+                return False
+        items: Iterable[Any] = value.values()
+    elif kind is list or kind is tuple:
+        items = value
+    else:
+        return kind in _SCALARS
+    if depth >= _DEEPEST:
+        return False
+    for item in items:  # noqa: SIM110 (a loop: all() over a generator costs twice as much here)
+        if type(item) not in _SCALARS and not _reads_back_as_is(item, depth + 1):
+            return False
+    return True
+
+
+def _canonical_value(value: Mapping[str, Any]) -> str:
+    """``value`` as the canonical text holds it: its read-back encoded with sorted keys, ASCII; encoded directly
+    when that is the same text (the usual request and outcome), else through the read-back itself."""
+    return _encode(value if _reads_back_as_is(value) else _plain(value))
+
+
 def canonical(record: AuditRecord) -> bytes:
-    """Every stored field of ``record`` as sorted-key, compact, ASCII JSON: equal for a record and its read-back."""
-    fields = {
-        "at": stamp(record.at),
-        "institution_id": record.institution_id,
-        "operation": record.operation,
-        "outcome": _plain(record.outcome),
-        "reference": record.reference,
-        "request": _plain(record.request),
-        "ticket": record.ticket,
-    }
-    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    """Every stored field of ``record`` as sorted-key, compact, ASCII JSON: equal for a record and its read-back.
+
+    The object is written out field by field in sorted key order, each value as the one encoder would write
+    it inside the object: byte for byte the text of encoding the fields' dict with ``sort_keys``."""
+    at = _encode(stamp(record.at))
+    outcome, request = _canonical_value(record.outcome), _canonical_value(record.request)
+    return (
+        f'{{"at":{at},"institution_id":{_encode(record.institution_id)},'
+        f'"operation":{_encode(record.operation)},"outcome":{outcome},"reference":{_encode(record.reference)},'
+        f'"request":{request},"ticket":{_encode(record.ticket)}}}'
+    ).encode("ascii")
 
 
 def content_digest(record: AuditRecord) -> str:

@@ -1,7 +1,8 @@
 """The tamper-evident audit trail on every store: records written by the real use cases, then edited, deleted,
 reordered, cleared or cut with plain SQL (sqlite3, psycopg) behind the gateway's back, and ``ksz-gateway audit
 verify`` naming each; checkpoints signed with a key outside the database; ``audit show``'s filters; the key file;
-migration 3 chaining the records already there; and, on PostgreSQL, many writers at once leaving one chain."""
+migration 3 chaining the records already there; migration 5 keeping the chain and the nonces; and, on
+PostgreSQL, many writers at once leaving one chain."""
 
 from __future__ import annotations
 
@@ -13,19 +14,22 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from gateway.adapters.storage import migrations as storage_migrations
 from gateway.adapters.storage import open_store
+from gateway.adapters.storage import sql as storage_sql
 from gateway.adapters.storage.memory import MemoryStore
 from gateway.adapters.storage.migrations import MIGRATIONS
 from gateway.app.audit_chain import Signer, record_hash, verify
 from gateway.app.demo import DEMO_INSTITUTIONS, ensure_demo
 from gateway.app.directory_service import DirectoryService
-from gateway.app.ports import AuditRecord, Store
+from gateway.app.ports import AuditRecord, NonceClaim, Store
 from gateway.domain.directory import DirectoryRequest
 from gateway.domain.periods import Period
 from gateway.entrypoints.cli import main
@@ -469,6 +473,85 @@ def test_migration_3_numbers_and_chains_the_records_already_there_and_new_ones_f
 
             with psycopg.connect(base.split("?")[0], autocommit=True) as conn:
                 conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+# -- migration 5 ------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _empty_database(engine: str, request: pytest.FixtureRequest, tmp_path: Path, name: str) -> Iterator[str]:
+    """The URL of a database with nothing in it: a SQLite file, or a PostgreSQL schema dropped afterwards."""
+    if engine == "sqlite":
+        yield str(tmp_path / f"{name}.db")
+        return
+    import psycopg
+
+    from gateway.adapters.storage.postgres import with_schema
+
+    base = request.getfixturevalue("postgres_url").split("?")[0]
+    schema = f"ksz_{name}_{os.getpid()}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist WITH SCHEMA public")
+    try:
+        yield with_schema(base, schema)
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _claim(store: Store, nonce: str) -> bool:
+    with store.transaction() as tx:
+        return tx.claim_nonce(NonceClaim(OCMW_A.id, nonce, datetime.now(UTC), datetime.now(UTC)))
+
+
+@pytest.mark.parametrize("engine", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_migration_5_keeps_the_nonces_and_the_chain_and_new_records_follow(
+    engine: str,
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with _empty_database(engine, request, tmp_path, "nonce_migration") as url:
+        # The directory as the previous release left it: its migrations only, records and nonces written.
+        monkeypatch.setattr(storage_migrations, "MIGRATIONS", MIGRATIONS[:4])
+        monkeypatch.setattr(storage_sql, "MIGRATIONS", MIGRATIONS[:4])
+        old = open_store(url)
+        try:
+            assert old.upgrade() == 4
+            before = write_trail(old, 4)
+            assert all(_claim(old, f"old-nonce-{i}") for i in range(3))
+        finally:
+            old.close()
+        monkeypatch.undo()
+
+        store = open_store(url)
+        try:
+            assert store.upgrade() == 5 == MIGRATIONS[-1].version
+            assert not _claim(store, "old-nonce-1")  # a nonce claimed before is still refused
+            assert _claim(store, "new-nonce") and not _claim(store, "new-nonce")
+            after = [f"T-{i}" for i in range(3)]
+            for ticket in after:
+                with store.transaction() as tx:
+                    tx.add_audit(AuditRecord(ticket, OCMW_A.id, "Consult", START, None, {"n": 1}, {"ticket": ticket}))
+            chained = list(store.audit_chain())
+            assert [(c.seq, c.ticket) for c in chained] == list(enumerate(before + after, start=1))
+            assert verify(chained, [], None).ok
+            code, out = audit(capsys, "verify", "--db", url)
+            assert code == 0 and "7 records" in out
+            if engine == "sqlite":
+                with sqlite3.connect(url) as conn:
+                    (nonces,) = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'nonces'").fetchone()
+                    indexes = conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'nonces'").fetchall()
+                    counter = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = 'audit'").fetchall()
+                conn.close()
+                assert nonces.endswith("WITHOUT ROWID")
+                assert sorted(indexes) == [("nonces",), ("nonces_by_created",)]
+                assert counter == [(2**62,)]  # out of the chain's way, and left there by the appends
+        finally:
+            store.close()
 
 
 # -- many writers on PostgreSQL ---------------------------------------------------------------------------

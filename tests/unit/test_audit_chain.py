@@ -4,9 +4,13 @@ moved or cleared, and the first checkpoint forged, left off the chain or cut awa
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from enum import IntEnum, StrEnum
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -22,6 +26,7 @@ from gateway.app.audit_chain import (
     content_digest,
     link_hash,
     record_hash,
+    stamp,
     verify,
 )
 from gateway.app.audit_trail import mentions
@@ -92,6 +97,110 @@ def test_the_canonical_form_is_the_same_for_a_record_and_its_read_back() -> None
 )
 def test_every_stored_field_is_in_the_digest(change: dict[str, object]) -> None:
     assert content_digest(record(1, **change)) != content_digest(record(1))
+
+
+# -- the canonical form is the one every chain was hashed with, byte for byte ------------------------------
+
+
+def frozen_canonical(record: AuditRecord) -> bytes:
+    """The canonical form as first released, kept here unchanged: every hash in every existing chain is of it."""
+
+    def plain(value: Any) -> Any:
+        return json.loads(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+
+    fields = {
+        "at": stamp(record.at),
+        "institution_id": record.institution_id,
+        "operation": record.operation,
+        "outcome": plain(record.outcome),
+        "reference": record.reference,
+        "request": plain(record.request),
+        "ticket": record.ticket,
+    }
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+class Level(IntEnum):
+    LOW = 1
+
+
+class Word(StrEnum):
+    YES = "YES"
+
+
+# Any text: every plane (non-BMP too), controls, quotes, backslashes, DEL and lone surrogates.
+any_text = st.text(st.characters(blacklist_categories=()), max_size=12)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | any_text
+    | st.sampled_from([Level.LOW, Word.YES, -0.0, 2**70])
+)
+# Keys as the use cases write them (text), and the others a JSON encoder takes and turns into text.
+any_key = any_text | st.integers() | st.floats(allow_nan=True) | st.booleans() | st.none()
+json_like = st.recursive(
+    scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.lists(inner, max_size=4).map(tuple)
+        | st.dictionaries(any_text, inner, max_size=4)
+        | st.dictionaries(any_key, inner, max_size=4)
+    ),
+    max_leaves=25,
+)
+mappings = st.dictionaries(any_text, json_like, max_size=5) | st.dictionaries(any_key, json_like, max_size=3)
+moments = st.datetimes(timezones=st.none() | st.timezones()) | st.datetimes().map(lambda d: d.replace(tzinfo=UTC))
+
+
+@given(
+    ticket=any_text,
+    institution_id=any_text,
+    operation=any_text,
+    at=moments,
+    reference=st.none() | any_text,
+    request=mappings,
+    outcome=mappings,
+)
+def test_the_canonical_form_and_digest_are_byte_for_byte_those_of_the_first_release(
+    ticket: str,
+    institution_id: str,
+    operation: str,
+    at: datetime,
+    reference: str | None,
+    request: dict[Any, Any],
+    outcome: dict[Any, Any],
+) -> None:
+    made = AuditRecord(ticket, institution_id, operation, at, reference, request, outcome)
+    assert canonical(made) == frozen_canonical(made)
+    assert content_digest(made) == hashlib.sha256(frozen_canonical(made)).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {1: "one", "1": "text one"},  # two keys that read back as one
+        {"b": 1, 10: 2, 9: 3},  # numbers sort otherwise than their text
+        {"x": {True: 1, None: 2, 1.5: 3}},
+        {"deep": functools.reduce(lambda inner, _: [inner], range(200), {"end": "é"})},  # deeper than the shortcut
+        {"e": Word.YES, "n": Level.LOW, "t": (1, ("2", 3.5e-300)), "u": '\U0001f600\ud800\x7f\\"\n'},
+    ],
+)
+def test_values_that_read_back_otherwise_than_they_encode_keep_their_first_canonical_form(
+    value: dict[Any, Any],
+) -> None:
+    made = record(1, request=value, outcome=value)
+    assert canonical(made) == frozen_canonical(made)
+
+
+def test_a_circular_value_is_refused_as_before() -> None:
+    circular: dict[str, Any] = {"a": []}
+    circular["a"].append(circular)
+    with pytest.raises(ValueError, match="Circular reference"):
+        frozen_canonical(record(1, request=circular))
+    with pytest.raises(ValueError, match="Circular reference"):
+        canonical(record(1, request=circular))
 
 
 def test_the_same_record_at_another_place_has_another_hash() -> None:

@@ -90,8 +90,12 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
+# ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``, its encoder made once rather than per call.
+_dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dump_json(value: Mapping[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _dump(value)
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
