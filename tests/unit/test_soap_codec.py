@@ -685,3 +685,34 @@ def test_the_spyne_application_offers_the_wsdls_operations_with_its_message_elem
         operation = OPERATIONS[name]
         assert (request, response) == (f"{{{TNS}}}{declared[name][0]}", f"{{{TNS}}}{declared[name][1]}")
         assert (declared[name], actions[name]) == ((operation.request, operation.response), operation.action)
+
+
+def test_the_dispatchers_call_context_holds_what_spynes_own_method_context_holds() -> None:
+    from spyne import MethodContext
+
+    from gateway.adapters.soap.application import CallContext, Dispatcher
+    from gateway.adapters.soap.envelope import Envelope
+
+    dispatcher = Dispatcher(build_application())
+    root = etree.fromstring(
+        f'<s:Envelope xmlns:s="{SOAP_ENV}"><s:Header><h xmlns="urn:h"/></s:Header>'
+        f'<s:Body><ConsultRequest xmlns="{TNS}"/></s:Body></s:Envelope>'.encode()
+    )
+    envelope = Envelope(root, tuple(root[0]), root[1][0])
+    scope: Any = object()
+    spynes = MethodContext(dispatcher, MethodContext.SERVER)
+    spynes.in_document, spynes.in_header_doc, spynes.in_body_doc = root, list(root[0]), root[1][0]
+    spynes.method_request_string, spynes.udc = root[1][0].tag, scope
+    ours = CallContext(dispatcher, envelope, scope)
+    assert isinstance(ours, MethodContext) and ours.frozen
+    assert vars(ours).keys() == vars(spynes).keys()
+    made_for_each_call = {"call_start", "transport", "outprot_ctx", "inprot_ctx", "protocol", "event"}
+    for name, value in vars(spynes).items():
+        if name in made_for_each_call:
+            assert type(vars(ours)[name]) is type(value) and vars(ours)[name] is not value, name
+        else:
+            assert vars(ours)[name] == value, name
+    assert ours.transport.parent is ours and ours.inprot_ctx.parent is ours and ours.event.parent is ours
+    assert ours.protocol is ours.inprot_ctx and ours.files == [] and ours.files is not spynes.files
+    with pytest.raises(ValueError):  # frozen, as spyne's: no attribute beyond its own
+        ours.anything_else = 1
