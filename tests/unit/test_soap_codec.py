@@ -716,3 +716,18 @@ def test_the_dispatchers_call_context_holds_what_spynes_own_method_context_holds
     assert ours.protocol is ours.inprot_ctx and ours.files == [] and ours.files is not spynes.files
     with pytest.raises(ValueError):  # frozen, as spyne's: no attribute beyond its own
         ours.anything_else = 1
+
+
+def test_each_response_envelope_is_a_new_tree_written_as_one_made_anew() -> None:
+    from gateway.adapters.soap.application import RESPONSE_NSMAP, _response_envelope
+
+    made = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap=RESPONSE_NSMAP)
+    etree.SubElement(made, f"{{{SOAP_ENV}}}Body")
+    first, body = _response_envelope()
+    etree.SubElement(body, f"{{{TNS}}}ConsultResponse").text = "x"
+    second, empty = _response_envelope()
+    assert first is not second and len(empty) == 0 and body.getparent() is first
+    assert etree.tostring(second, xml_declaration=True, encoding="UTF-8") == etree.tostring(
+        made, xml_declaration=True, encoding="UTF-8"
+    )
+    assert first.nsmap == second.nsmap == RESPONSE_NSMAP

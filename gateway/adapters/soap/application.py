@@ -10,6 +10,7 @@ request (see bench/).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from time import time
@@ -33,8 +34,18 @@ __all__ = ["RESPONSE_NSMAP", "CallContext", "CodecSoap11", "Dispatched", "Dispat
 RESPONSE_NSMAP = {"soap": SOAP_ENV, "rep": TNS}
 _ENVELOPE = qname(SOAP_ENV, "Envelope")
 _BODY = qname(SOAP_ENV, "Body")
-_Element = etree.Element
-_SubElement = etree.SubElement
+_local = threading.local()  # each thread's model of the response envelope (trees are not shared between threads)
+
+
+def _response_envelope() -> tuple[etree._Element, etree._Element]:
+    """A new response envelope and its empty Body: a copy of this thread's model, which costs a fifth of making
+    the envelope with its namespace declarations anew."""
+    model: etree._Element | None = getattr(_local, "envelope", None)
+    if model is None:
+        model = _local.envelope = etree.Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
+        etree.SubElement(model, _BODY)
+    envelope = model.__copy__()
+    return envelope, envelope[0]
 
 
 class CodecSoap11(Soap11):  # type: ignore[misc]
@@ -59,8 +70,7 @@ class CodecSoap11(Soap11):  # type: ignore[misc]
 
     def serialize(self, ctx: Any, message: Any) -> None:
         self._fire("before_serialize", ctx)
-        envelope = _Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
-        body = _SubElement(envelope, _BODY)
+        envelope, body = _response_envelope()
         ctx.out_body_doc = self._operation(ctx).write_response(body, ctx.out_object[0])
         ctx.out_document = envelope
         self._fire("after_serialize", ctx)
