@@ -31,6 +31,7 @@ from gateway.contract.names import (
     qname,
 )
 from gateway.contract.parts import read_date
+from gateway.contract.skeletons import Skeleton
 from gateway.domain.access import AccessReason
 from gateway.domain.directory import Detail, Reason
 from gateway.domain.manage_access import (
@@ -406,12 +407,17 @@ def _service_reply(root: etree._Element, service: ServiceOutcome) -> None:
         _SUB(entry, _m("Register")).text = registration.register.value
 
 
+_REPLY = Skeleton(
+    lambda: etree.Element(
+        _s("SSDNReply"), nsmap={None: SSDN_SERVICE_NS, "common": SSDN_COMMON_NS, "mar": SSDN_MANAGE_ACCESS_NS}
+    )
+)
+
+
 def write_reply(reply: Reply) -> etree._Element:
     """The SSDNReply document (not yet validated: the caller checks it against xsd/ssdn-service.xsd)."""
     outcome = reply.outcome
-    root = etree.Element(
-        _s("SSDNReply"), nsmap={None: SSDN_SERVICE_NS, "common": SSDN_COMMON_NS, "mar": SSDN_MANAGE_ACCESS_NS}
-    )
+    root = _REPLY.new()
     context = _SUB(root, _s("ReplyContext"))
     _summary(context, outcome.summary.ok.value, outcome.summary.return_code, outcome.details)
     if reply.user is not None:
@@ -432,11 +438,20 @@ def write_reply(reply: Reply) -> etree._Element:
 # -- the SOAP envelopes of sendXML -----------------------------------------------------------------------------
 
 
-def _envelope(text: str, *, cdata: bool) -> bytes:
+def _make_envelope() -> etree._Element:
     envelope = etree.Element(qname(SOAP_ENV, "Envelope"), nsmap={"SOAP-ENV": SOAP_ENV, "ns0": CONNECTOR_NS})
     etree.SubElement(envelope, qname(SOAP_ENV, "Header"))
     body = etree.SubElement(envelope, qname(SOAP_ENV, "Body"))
-    carrier = etree.SubElement(body, qname(CONNECTOR_NS, "xmlString"))
+    etree.SubElement(body, qname(CONNECTOR_NS, "xmlString"))
+    return envelope
+
+
+_ENVELOPE = Skeleton(_make_envelope)
+
+
+def _envelope(text: str, *, cdata: bool) -> bytes:
+    envelope = _ENVELOPE.new()
+    carrier = envelope[1][0]
     carrier.text = etree.CDATA(text) if cdata else text
     data: bytes = etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
     return data

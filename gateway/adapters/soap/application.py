@@ -10,7 +10,6 @@ request (see bench/).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from time import time
@@ -27,6 +26,7 @@ from gateway.adapters.soap.envelope import Envelope
 from gateway.adapters.soap.service import CallScope, OperationFault, RepertoriumService
 from gateway.contract.codec import OPERATIONS, Operation
 from gateway.contract.names import SOAP_ENV, TNS, qname
+from gateway.contract.skeletons import Skeleton
 from gateway.errors import ConfigurationError, InternalError
 
 __all__ = ["RESPONSE_NSMAP", "CallContext", "CodecSoap11", "Dispatched", "Dispatcher", "build_application"]
@@ -34,17 +34,20 @@ __all__ = ["RESPONSE_NSMAP", "CallContext", "CodecSoap11", "Dispatched", "Dispat
 RESPONSE_NSMAP = {"soap": SOAP_ENV, "rep": TNS}
 _ENVELOPE = qname(SOAP_ENV, "Envelope")
 _BODY = qname(SOAP_ENV, "Body")
-_local = threading.local()  # each thread's model of the response envelope (trees are not shared between threads)
+
+
+def _make_envelope() -> etree._Element:
+    envelope = etree.Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
+    etree.SubElement(envelope, _BODY)
+    return envelope
+
+
+_ENVELOPES = Skeleton(_make_envelope)
 
 
 def _response_envelope() -> tuple[etree._Element, etree._Element]:
-    """A new response envelope and its empty Body: a copy of this thread's model, which costs a fifth of making
-    the envelope with its namespace declarations anew."""
-    model: etree._Element | None = getattr(_local, "envelope", None)
-    if model is None:
-        model = _local.envelope = etree.Element(_ENVELOPE, nsmap=RESPONSE_NSMAP)
-        etree.SubElement(model, _BODY)
-    envelope = model.__copy__()
+    """A new response envelope and its empty Body."""
+    envelope = _ENVELOPES.new()
     return envelope, envelope[0]
 
 
