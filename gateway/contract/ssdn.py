@@ -182,12 +182,17 @@ def parse_document(text: str, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
     return safexml.read_message(body.encode("utf-8"), limits, subject="The SSDN document in xmlString")
 
 
+def _child(parent: etree._Element, tag: str) -> etree._Element | None:
+    """The first child element ``tag`` of ``parent``, as ``parent.find(tag)`` gives it at a third of the cost."""
+    return next(parent.iterchildren(tag), None)
+
+
 def _text(element: etree._Element | None) -> str | None:
     return None if element is None else (element.text or "").strip()
 
 
 def _required(parent: etree._Element, tag: str) -> str:
-    value = _text(parent.find(tag))
+    value = _text(_child(parent, tag))
     assert value is not None, f"{tag} is required by the schema"
     return value
 
@@ -216,31 +221,33 @@ def _int(element: etree._Element | None) -> int | None:
 
 
 def _proof(element: etree._Element) -> Proof:
-    person = element.find(_m("PersonData"))
+    person = _child(element, _m("PersonData"))
     data = None
     if person is not None:
         data = PersonData(
-            _required(person, _m("LastName")), _text(person.find(_m("FirstName"))), _required(person, _m("BirthDate"))
+            _required(person, _m("LastName")),
+            _text(_child(person, _m("FirstName"))),
+            _required(person, _m("BirthDate")),
         )
-    return Proof(_text(element.find(_m("SISCardNumber"))), _text(element.find(_m("IdentityCardNumber"))), data)
+    return Proof(_text(_child(element, _m("SISCardNumber"))), _text(_child(element, _m("IdentityCardNumber"))), data)
 
 
 def _manage_access(element: etree._Element) -> ManageAccessRequest:
-    period = element.find(_m("Period"))
+    period = _child(element, _m("Period"))
     assert period is not None
-    start = period.find(_c("StartDate"))
+    start = _child(period, _c("StartDate"))
     assert start is not None
-    end = period.find(_c("EndDate"))
-    register = _text(element.find(_m("QueryRegister")))
-    proof = element.find(_m("ProofOfAuthentication"))
+    end = _child(period, _c("EndDate"))
+    register = _text(_child(element, _m("QueryRegister")))
+    proof = _child(element, _m("ProofOfAuthentication"))
     assert proof is not None
     return ManageAccessRequest(
         ssin=_required(element, _m("SSIN")),
-        purpose=_int(element.find(_m("Purpose"))),
+        purpose=_int(_child(element, _m("Purpose"))),
         start=read_date(start),
         end=None if end is None else read_date(end),
         action=Action(_required(element, _m("Action"))),
-        sector=_int(element.find(_m("Sector"))),
+        sector=_int(_child(element, _m("Sector"))),
         query_register=None if register is None else Register(register),
         proof=_proof(proof),
     )
@@ -255,15 +262,15 @@ def _service(element: etree._Element) -> ServiceRequest:
 
 def read_document(root: etree._Element) -> ManageAccessDocument:
     """An SSDNRequest that validated against xsd/ssdn-service.xsd, as ManageAccess values."""
-    context = root.find(_s("RequestContext"))
+    context = _child(root, _s("RequestContext"))
     assert context is not None
-    user = context.find(_s("AuthorizedUser"))
+    user = _child(context, _s("AuthorizedUser"))
     assert user is not None
-    org_unit = user.find(_s("OrgUnit"))
-    message = context.find(_s("Message"))
-    time_request = None if message is None else message.find(_s("TimeRequest"))
-    reference = None if message is None else message.find(_s("Reference"))
-    matrix_id = _int(user.find(_s("MatrixID")))
+    org_unit = _child(user, _s("OrgUnit"))
+    message = _child(context, _s("Message"))
+    time_request = None if message is None else _child(message, _s("TimeRequest"))
+    reference = None if message is None else _child(message, _s("Reference"))
+    matrix_id = _int(_child(user, _s("MatrixID")))
     assert matrix_id is not None
     return ManageAccessDocument(
         user=AuthorizedUser(
@@ -271,11 +278,11 @@ def read_document(root: etree._Element) -> ManageAccessDocument:
             _required(user, _s("Email")),
             None if org_unit is None else (org_unit.text or ""),
             matrix_id,
-            _int(user.find(_s("MatrixSubID"))),
+            _int(_child(user, _s("MatrixSubID"))),
         ),
         reference=None if reference is None else (reference.text or ""),
         time_request=None if time_request is None else (time_request.text or ""),
-        services=tuple(_service(e) for e in root.findall(_s("ServiceRequest"))),
+        services=tuple(_service(e) for e in root.iterchildren(_s("ServiceRequest"))),
     )
 
 
