@@ -731,3 +731,60 @@ def test_each_response_envelope_is_a_new_tree_written_as_one_made_anew() -> None
         made, xml_declaration=True, encoding="UTF-8"
     )
     assert first.nsmap == second.nsmap == RESPONSE_NSMAP
+
+
+def test_a_dispatched_call_fires_spynes_events_in_spynes_order_to_every_listener() -> None:
+    from gateway.adapters.soap.application import Dispatcher, QuietEventManager
+    from gateway.adapters.soap.envelope import Envelope
+    from gateway.adapters.soap.service import CallScope
+    from gateway.app.ports import InstitutionRecord
+    from gateway.contract.commands import write_consult
+
+    app = build_application()
+    dispatcher = Dispatcher(app)
+    [descriptor] = app.interface.service_method_map[f"{{{TNS}}}ConsultRequest"]
+    managers = {
+        "app": app.event_manager,
+        "in": app.in_protocol.event_manager,
+        "out": app.out_protocol.event_manager,
+        "service": descriptor.event_managers[0],
+    }
+    fired: list[tuple[str, str]] = []
+    names = ["method_context_created", "method_call", "method_return_object"]
+    names += ["before_deserialize", "after_deserialize", "before_serialize", "after_serialize"]
+    added = []
+    for where, manager in managers.items():
+        assert isinstance(manager, QuietEventManager)
+        for name in names:
+            for n in (1, 2):  # two listeners each, called in the order they were added
+                listener = lambda ctx, where=where, name=name, n=n: fired.append((f"{where}{n}", name))  # noqa: E731
+                manager.add_listener(name, listener)
+                added.append((manager, name, listener))
+
+    class Directory:
+        def consult(self, *args: Any, **kwargs: Any) -> ConsultResult:
+            return ConsultResult("T", Summary(Ok.YES, 0), ())
+
+    root = etree.Element(f"{{{SOAP_ENV}}}Envelope")
+    body = etree.SubElement(root, f"{{{SOAP_ENV}}}Body")
+    request = write_consult(body, "ConsultRequest", ConsultCommand("90010100123", date(2015, 1, 1)))
+    institution = InstitutionRecord("0212345668", "OCMW", 17, "secret")
+    scope = CallScope(institution, Directory(), None)  # type: ignore[arg-type]
+    try:
+        dispatched = dispatcher.dispatch(Envelope(root, (), request), scope)
+    finally:  # the service's event manager is the service class's, shared by every application
+        for manager, name, listener in added:
+            manager.del_listener(name, listener)
+    assert dispatched.operation == "Consult" and dispatched.result.ticket == "T"
+    both = lambda where, name: [(f"{where}1", name), (f"{where}2", name)]  # noqa: E731
+    assert fired == [
+        *both("app", "method_context_created"),
+        *both("in", "before_deserialize"),
+        *both("in", "after_deserialize"),
+        *both("app", "method_call"),
+        *both("service", "method_call"),
+        *both("app", "method_return_object"),
+        *both("service", "method_return_object"),
+        *both("out", "before_serialize"),
+        *both("out", "after_serialize"),
+    ]
