@@ -685,3 +685,106 @@ def test_the_spyne_application_offers_the_wsdls_operations_with_its_message_elem
         operation = OPERATIONS[name]
         assert (request, response) == (f"{{{TNS}}}{declared[name][0]}", f"{{{TNS}}}{declared[name][1]}")
         assert (declared[name], actions[name]) == ((operation.request, operation.response), operation.action)
+
+
+def test_the_dispatchers_call_context_holds_what_spynes_own_method_context_holds() -> None:
+    from spyne import MethodContext
+
+    from gateway.adapters.soap.application import CallContext, Dispatcher
+    from gateway.adapters.soap.envelope import Envelope
+
+    dispatcher = Dispatcher(build_application())
+    root = etree.fromstring(
+        f'<s:Envelope xmlns:s="{SOAP_ENV}"><s:Header><h xmlns="urn:h"/></s:Header>'
+        f'<s:Body><ConsultRequest xmlns="{TNS}"/></s:Body></s:Envelope>'.encode()
+    )
+    envelope = Envelope(root, tuple(root[0]), root[1][0])
+    scope: Any = object()
+    spynes = MethodContext(dispatcher, MethodContext.SERVER)
+    spynes.in_document, spynes.in_header_doc, spynes.in_body_doc = root, list(root[0]), root[1][0]
+    spynes.method_request_string, spynes.udc = root[1][0].tag, scope
+    ours = CallContext(dispatcher, envelope, scope)
+    assert isinstance(ours, MethodContext) and ours.frozen
+    assert vars(ours).keys() == vars(spynes).keys()
+    made_for_each_call = {"call_start", "transport", "outprot_ctx", "inprot_ctx", "protocol", "event"}
+    for name, value in vars(spynes).items():
+        if name in made_for_each_call:
+            assert type(vars(ours)[name]) is type(value) and vars(ours)[name] is not value, name
+        else:
+            assert vars(ours)[name] == value, name
+    assert ours.transport.parent is ours and ours.inprot_ctx.parent is ours and ours.event.parent is ours
+    assert ours.protocol is ours.inprot_ctx and ours.files == [] and ours.files is not spynes.files
+    with pytest.raises(ValueError):  # frozen, as spyne's: no attribute beyond its own
+        ours.anything_else = 1
+
+
+def test_each_response_envelope_is_a_new_tree_written_as_one_made_anew() -> None:
+    from gateway.adapters.soap.application import RESPONSE_NSMAP, _response_envelope
+
+    made = etree.Element(f"{{{SOAP_ENV}}}Envelope", nsmap=RESPONSE_NSMAP)
+    etree.SubElement(made, f"{{{SOAP_ENV}}}Body")
+    first, body = _response_envelope()
+    etree.SubElement(body, f"{{{TNS}}}ConsultResponse").text = "x"
+    second, empty = _response_envelope()
+    assert first is not second and len(empty) == 0 and body.getparent() is first
+    assert etree.tostring(second, xml_declaration=True, encoding="UTF-8") == etree.tostring(
+        made, xml_declaration=True, encoding="UTF-8"
+    )
+    assert first.nsmap == second.nsmap == RESPONSE_NSMAP
+
+
+def test_a_dispatched_call_fires_spynes_events_in_spynes_order_to_every_listener() -> None:
+    from gateway.adapters.soap.application import Dispatcher, QuietEventManager
+    from gateway.adapters.soap.envelope import Envelope
+    from gateway.adapters.soap.service import CallScope
+    from gateway.app.ports import InstitutionRecord
+    from gateway.contract.commands import write_consult
+
+    app = build_application()
+    dispatcher = Dispatcher(app)
+    [descriptor] = app.interface.service_method_map[f"{{{TNS}}}ConsultRequest"]
+    managers = {
+        "app": app.event_manager,
+        "in": app.in_protocol.event_manager,
+        "out": app.out_protocol.event_manager,
+        "service": descriptor.event_managers[0],
+    }
+    fired: list[tuple[str, str]] = []
+    names = ["method_context_created", "method_call", "method_return_object"]
+    names += ["before_deserialize", "after_deserialize", "before_serialize", "after_serialize"]
+    added = []
+    for where, manager in managers.items():
+        assert isinstance(manager, QuietEventManager)
+        for name in names:
+            for n in (1, 2):  # two listeners each, called in the order they were added
+                listener = lambda ctx, where=where, name=name, n=n: fired.append((f"{where}{n}", name))  # noqa: E731
+                manager.add_listener(name, listener)
+                added.append((manager, name, listener))
+
+    class Directory:
+        def consult(self, *args: Any, **kwargs: Any) -> ConsultResult:
+            return ConsultResult("T", Summary(Ok.YES, 0), ())
+
+    root = etree.Element(f"{{{SOAP_ENV}}}Envelope")
+    body = etree.SubElement(root, f"{{{SOAP_ENV}}}Body")
+    request = write_consult(body, "ConsultRequest", ConsultCommand("90010100123", date(2015, 1, 1)))
+    institution = InstitutionRecord("0212345668", "OCMW", 17, "secret")
+    scope = CallScope(institution, Directory(), None)  # type: ignore[arg-type]
+    try:
+        dispatched = dispatcher.dispatch(Envelope(root, (), request), scope)
+    finally:  # the service's event manager is the service class's, shared by every application
+        for manager, name, listener in added:
+            manager.del_listener(name, listener)
+    assert dispatched.operation == "Consult" and dispatched.result.ticket == "T"
+    both = lambda where, name: [(f"{where}1", name), (f"{where}2", name)]  # noqa: E731
+    assert fired == [
+        *both("app", "method_context_created"),
+        *both("in", "before_deserialize"),
+        *both("in", "after_deserialize"),
+        *both("app", "method_call"),
+        *both("service", "method_call"),
+        *both("app", "method_return_object"),
+        *both("service", "method_return_object"),
+        *both("out", "before_serialize"),
+        *both("out", "after_serialize"),
+    ]

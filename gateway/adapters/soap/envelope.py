@@ -46,8 +46,14 @@ class Envelope:
 
 
 def _no_text(element: etree._Element, what: str) -> None:
-    if (element.text and element.text.strip()) or any(c.tail and c.tail.strip() for c in element):
+    # Text that is not all whitespace (str.isspace: what str.strip removes), before or between the children.
+    text = element.text
+    if text and not text.isspace():
         raise MalformedMessage(f"{what} holds text outside elements; only elements are allowed there.")
+    for child in element:
+        tail = child.tail
+        if tail and not tail.isspace():
+            raise MalformedMessage(f"{what} holds text outside elements; only elements are allowed there.")
 
 
 def parse_envelope(data: bytes, understood: Collection[str] = (), limits: XmlLimits = DEFAULT_LIMITS) -> Envelope:

@@ -229,13 +229,15 @@ class Authenticator:
         if token.created is not None:
             self._check_window(token, now)
         institution, fresh = self._institution(token.username)
-        if institution is not None and not fresh and not self._proves(token, institution):
+        proven = institution is not None and self._proves(token, institution)
+        if institution is not None and not fresh and not proven:
             institution, fresh = self._institution(token.username, fresh=True)  # maybe a new secret
+            proven = institution is not None and self._proves(token, institution)
         if institution is None:
             raise FailedAuthentication(f"unknown institution {token.username!r}")
         if not institution.enabled:
             raise FailedAuthentication(f"institution {token.username} is disabled")
-        if not self._proves(token, institution):
+        if not proven:
             raise FailedAuthentication(f"wrong password or digest for institution {institution.id}")
         if token.nonce is None:
             return institution, None
