@@ -174,12 +174,19 @@ def echo_module() -> Any:
 
 
 def start_gateway(
-    name: str, workers: int, db: str, log: Path, checkout: Path | None = None, threads: int | None = None
+    name: str,
+    workers: int,
+    db: str,
+    log: Path,
+    checkout: Path | None = None,
+    threads: int | None = None,
+    options: Sequence[str] = (),
 ) -> Running:
-    """``ksz-gateway serve`` of this checkout, or of ``checkout`` (its ``gateway`` package first on the path)."""
+    """``ksz-gateway serve`` of this checkout, or of ``checkout`` (its ``gateway`` package first on the path), with
+    ``options`` more."""
     port = free_port()
     command = [str(BIN / "ksz-gateway"), "serve", "--demo", "--today", "2015-01-10", "--workers", str(workers)]
-    command += ["--port", str(port), "--db", db] + (["--threads", str(threads)] if threads else [])
+    command += ["--port", str(port), "--db", db] + (["--threads", str(threads)] if threads else []) + [*options]
     env = dict(os.environ)
     if checkout is not None:
         env["PYTHONPATH"] = os.pathsep.join([str(checkout), *filter(None, [env.get("PYTHONPATH")])])
@@ -487,6 +494,7 @@ class Gateway:
 
     name: str
     checkout: Path | None
+    options: tuple[str, ...] = ()  # more options of ``serve``
 
 
 @dataclass
@@ -526,6 +534,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-postgres", action="store_true", help="SQLite only, even with KSZ_TEST_POSTGRES_URL")
     parser.add_argument("--db-dir", type=Path, help="folder of the gateway's SQLite file (a temporary one)")
     parser.add_argument("--baseline", type=Path, metavar="DIR", help="also measure the gateway of checkout DIR")
+    parser.add_argument(
+        "--baseline-options",
+        metavar="OPTIONS",
+        default="",
+        help="options of serve for the baseline only, e.g. '--active-threads 0' (with --baseline .: this checkout)",
+    )
     parser.add_argument("--load", choices=("auto", "wrk", "python"), default="auto", help="the load generator")
     parser.add_argument("--breakdown", action="store_true", help="also time each stage of the hot path")
     parser.add_argument("--breakdown-only", action="store_true", help="only time each stage of the hot path")
@@ -593,7 +607,7 @@ def run_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], int]:
     the operations of each gateway. Each measurement's bodies are made just before it."""
     gateways = [Gateway("gateway", None)]
     if args.baseline is not None:
-        gateways.append(Gateway("baseline", args.baseline.resolve()))
+        gateways.append(Gateway("baseline", args.baseline.resolve(), tuple(args.baseline_options.split())))
     databases = ["sqlite", *(["postgres"] if args.postgres else [])]
     plan = int(2500 * args.duration) + 500  # more bodies than any run can send on this kind of machine
     rows: dict[tuple[str, int, int, str, str], Row] = {}
@@ -642,7 +656,9 @@ def run_all(args: argparse.Namespace, work: Path) -> tuple[list[Row], int]:
                             schemas.append(f"{BENCH_SCHEMA}_{name}")
                             where = postgres_schema(args.postgres, schemas[-1])
                         log = work / f"{name}.log"
-                        one = start_gateway(gateway.name, workers, where, log, gateway.checkout, args.threads)
+                        one = start_gateway(
+                            gateway.name, workers, where, log, gateway.checkout, args.threads, gateway.options
+                        )
                         stack.callback(stop, one)
                         running.append(one)
                     echo_body = echo_module().request_body()

@@ -31,7 +31,7 @@ from gateway.adapters.soap.wssecurity import Authenticator
 from gateway.adapters.ssdn.documents import DocumentAnswerer
 from gateway.adapters.ssdn.endpoint import ConnectorEndpoint
 from gateway.adapters.storage.migrations import latest_version
-from gateway.app.access_service import AccessService
+from gateway.app.access_service import AccessService, Provider
 from gateway.app.auth_guard import AuthGuard, ThrottlePolicy
 from gateway.app.directory_service import DirectoryService, brussels_today
 from gateway.app.manage_access_service import ManageAccessService
@@ -43,6 +43,7 @@ from gateway.contract.resources import xsd_path
 from gateway.contract.schema import MessageSchema
 from gateway.contract.ssdn import CONNECTOR_PATH, CONNECTOR_WSDL_FILE, SSDN_XSD_FILE
 from gateway.domain.access import load_flow_catalogue
+from gateway.entrypoints.permits import Permits, Permitted, WaivingProvider
 from gateway.entrypoints.settings import Settings
 from gateway.errors import ConfigurationError
 
@@ -181,6 +182,11 @@ def make_app(
     of one server sum their metrics (None: this process's own)."""
     from gateway.adapters.observe.metrics import CONTENT_TYPE, Metrics  # imports prometheus_client: not before
 
+    # One process's permits (serve --active-threads): each worker builds its own application, so its own permits.
+    permits = Permits(settings.active_threads) if settings.active_threads else None
+    provider: Provider = SoapProvider(settings.provider_timeout_seconds)
+    if permits is not None:
+        provider = WaivingProvider(provider, permits)
     metrics = Metrics(
         multiprocess_dir=metrics_dir,
         directory_size=store.count_integrations,
@@ -198,7 +204,7 @@ def make_app(
         store,
         catalogue,
         load_flow_catalogue(settings.flow_catalogue),
-        provider=ObservedProvider(SoapProvider(settings.provider_timeout_seconds), observer),
+        provider=ObservedProvider(provider, observer),
         today=gateway_day(settings),
     )
     authenticator = Authenticator(
@@ -247,7 +253,7 @@ def make_app(
     # stops it there, so a process that answers /ready holds them; what can change after start is the database.
     readiness = Readiness([database_check(store.schema_version, latest_version(), observer)])
     probes = Probes(
-        fronts,
+        fronts if permits is None else Permitted(fronts, permits),  # the probes answer without a permit
         readiness=readiness,
         metrics=metrics.render,
         metrics_content_type=CONTENT_TYPE,

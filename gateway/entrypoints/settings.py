@@ -32,6 +32,8 @@ class Settings:
     # ``keepalive_seconds``, and cuts off a client that has not sent a request's head and body within
     # ``request_timeout_seconds`` of its first byte.
     threads: int = 8
+    # Of those, how many do the gateway's own work at once (gateway.entrypoints.permits); 0: all of them.
+    active_threads: int = 2
     worker_connections: int = 500
     keepalive_seconds: int = 5
     request_timeout_seconds: float = 15.0

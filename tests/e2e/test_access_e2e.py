@@ -16,8 +16,9 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -986,6 +987,48 @@ def test_a_provider_slower_than_the_timeout_leaves_the_directory_unchanged(
     while len(provider.received) == received and time.monotonic() < deadline:
         time.sleep(0.05)
     assert (everything(client, main), everything(client, partner)) == before
+
+
+class _Announcing(DemoProvider):
+    """The demo provider, slow, telling when a payload has reached it."""
+
+    def __init__(self, delay: float) -> None:
+        super().__init__(mode="slow", delay=delay)
+        self.arrived = threading.Event()
+
+    def _app(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        self.arrived.set()
+        return super()._app(environ, start_response)
+
+
+def test_a_request_waiting_for_a_provider_leaves_the_worker_free_to_answer_others(
+    launch: Callable[..., Any], client_for: Clients, ssin: Callable[[], str], tmp_path: Path
+) -> None:
+    # One worker that lets one thread at a time do the gateway's work (--active-threads 1): the SendFlow waiting
+    # for the provider gives its turn up, so the Consult is answered while the provider still keeps it waiting.
+    with _Announcing(delay=4.0) as slow:
+        server = launch(
+            "--flows",
+            str(_catalogue_with_provider(tmp_path, slow.url)),
+            "--provider-timeout",
+            "8",
+            "--threads",
+            "4",
+            "--active-threads",
+            "1",
+        )
+        client = client_for(server=server)
+        main, partner = _household(client, ssin)
+        sent: list[FlowAnswer] = []
+        flow = threading.Thread(target=lambda: sent.append(_form_b(client_for(server=server), main, partner)))
+        flow.start()
+        try:
+            assert slow.arrived.wait(30), "the form never reached the provider"
+            assert own_periods(client, main, 1) == [p("2015-01-05", "2015-02-04")]
+            assert flow.is_alive(), "the Consult was answered only after the provider had answered"
+        finally:
+            flow.join(30)
+    allowed(sent[0])  # the provider answered within the timeout: the form took effect
 
 
 def test_a_provider_that_cannot_be_reached_leaves_the_directory_unchanged(

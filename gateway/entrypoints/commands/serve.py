@@ -72,6 +72,14 @@ def register(subparsers: Any) -> None:
             "request-handling threads of each worker, a fixed pool",
         ),
         (
+            "--active-threads",
+            whole_number(0, 256),
+            _DEFAULTS.active_threads,
+            "N",
+            "of those, how many do the gateway's work at once; the rest wait for a turn, and one waiting for a "
+            "flow's provider gives its turn up (0: all of them)",
+        ),
+        (
             "--worker-connections",
             whole_number(1),
             _DEFAULTS.worker_connections,
@@ -255,6 +263,7 @@ def handle_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         threads=args.threads,
+        active_threads=args.active_threads,
         worker_connections=args.worker_connections,
         keepalive_seconds=args.keep_alive,
         request_timeout_seconds=args.request_timeout,
@@ -383,7 +392,8 @@ def handle_serve(args: argparse.Namespace) -> int:
         print(f"Forwarded headers (X-SSL-Client-Cert included) are believed from {proxies} only.")
     print(
         f"Serving the repertorium at {endpoint} with {settings.workers} worker process(es) of {settings.threads} "
-        f"threads (request timeout {settings.request_timeout_seconds:g} s, keep-alive {settings.keepalive_seconds} s)."
+        f"threads, {settings.active_threads or settings.threads} at work at once (request timeout "
+        f"{settings.request_timeout_seconds:g} s, keep-alive {settings.keepalive_seconds} s)."
     )
     print(f"WSDL: {endpoint}?wsdl")
     from gateway.contract.ssdn import CONNECTOR_PATH
