@@ -282,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--postgres", metavar="URL", default=os.environ.get("KSZ_TEST_POSTGRES_URL"))
     parser.add_argument("--consults", type=int, default=2000, help="in-process calls of each use case (2000)")
     parser.add_argument("--seconds", type=float, default=4.0, help="seconds of each HTTP measurement (4)")
-    parser.add_argument("--partitions", type=int, default=16)
+    parser.add_argument("--partitions", type=int, default=16, help="0: no partitioned table measured")
     parser.add_argument("--no-http", action="store_true")
     parser.add_argument("--db-dir", type=Path, help="where the SQLite file goes (a temporary folder)")
     parser.add_argument("--output", type=Path)
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
                 keep(engine, "full, in-process", in_process(store, args.rows, args.consults, seed=2))
                 if not args.no_http:
                     keep(engine, "full, over HTTP", over_http(where, args.rows, args.seconds, work))
-                if engine == "postgres":
+                if engine == "postgres" and args.partitions:
                     print("postgres: the same rows in a table hash-partitioned by SSIN...", flush=True)
                     keep(engine, "partitioning", partitioned(where, args.rows, args.partitions))
     print(f"written to {out}")
