@@ -24,6 +24,7 @@ from gateway.errors import SchemaViolation
 __all__ = [
     "REP",
     "child",
+    "first_child",
     "read_any",
     "read_date",
     "read_details",
@@ -64,9 +65,15 @@ _SubElement = etree.SubElement
 _DATE = re.compile(r"\s*(-?\d{4,})-(\d\d)-(\d\d)(?:Z|[+-]\d\d:\d\d)?\s*")
 
 
+def first_child(parent: etree._Element, clark: str) -> etree._Element | None:
+    """The first child element ``clark`` (a tag in Clark notation) of ``parent``, as ``parent.find(clark)`` gives
+    it, at a third of the cost."""
+    return next(parent.iterchildren(clark), None)
+
+
 def child(parent: etree._Element, local: str) -> etree._Element:
     """The child ``local`` the schema requires of ``parent``."""
-    found = next(parent.iterchildren(tag(local)), None)  # parent.find(...), at a third of the cost
+    found = first_child(parent, tag(local))
     if found is None:
         raise ValueError(f"{parent.tag} has no {local}")
     return found

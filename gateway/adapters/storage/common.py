@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import islice
 from typing import Any, TypeVar
 
-from gateway.app.ports import ImportRow
+from gateway.app.ports import ImportRow, Superseded
 from gateway.domain.catalogue import Catalogue, MaxPeriod, QualityCode
 from gateway.domain.periods import Period, PeriodSet, normalize
 
@@ -26,6 +27,7 @@ __all__ = [
     "CodeRow",
     "PeriodKey",
     "PruneSchedule",
+    "at_once",
     "batched",
     "catalogue_from_rows",
     "catalogue_rows",
@@ -92,6 +94,15 @@ def utc(moment: datetime) -> datetime:
 
 # ``json.dumps(value, separators=(",", ":"), ensure_ascii=False)``, its encoder made once rather than per call.
 _dump = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+@contextmanager
+def at_once(superseded: Callable[[], bool]) -> Iterator[None]:
+    """``Transaction.tentatively`` of a store that does not pipeline: ``superseded`` is asked before the block
+    begins, while nothing of it has reached the database."""
+    if superseded():
+        raise Superseded("superseded before it began")
+    yield
 
 
 def dump_json(value: Mapping[str, Any]) -> str:

@@ -23,7 +23,7 @@ import json
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from functools import partial
 from itertools import pairwise
@@ -31,7 +31,7 @@ from typing import TypeVar
 
 from gateway.adapters.storage import MEMORY_SCHEME, common
 from gateway.adapters.storage.at_rest import SecretCipher
-from gateway.adapters.storage.common import PruneSchedule, dump_json, utc
+from gateway.adapters.storage.common import PruneSchedule, at_once, dump_json, utc
 from gateway.adapters.storage.migrations import latest_version
 from gateway.app.audit_chain import GENESIS, ChainedRecord, Checkpoint, Signer, content_digest, link_hash
 from gateway.app.ports import (
@@ -42,7 +42,6 @@ from gateway.app.ports import (
     InstitutionRecord,
     NonceClaim,
     StoredAnswer,
-    Superseded,
 )
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Integration
@@ -218,11 +217,8 @@ class MemoryTransaction:
         found = self.find_answer(institution_id, reference)
         return lambda: found
 
-    @contextmanager
-    def tentatively(self, superseded: Callable[[], bool]) -> Iterator[None]:
-        if superseded():
-            raise Superseded("superseded before it began")
-        yield
+    def tentatively(self, superseded: Callable[[], bool]) -> AbstractContextManager[None]:
+        return at_once(superseded)  # an engine that pipelines asks later (``PostgresTransaction``)
 
     def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None:
         key = (institution_id, reference)

@@ -21,6 +21,7 @@ from gateway.adapters.storage.at_rest import SEALED_PREFIX, SecretCipher, Secret
 from gateway.adapters.storage.common import (
     PeriodKey,
     PruneSchedule,
+    at_once,
     catalogue_from_rows,
     catalogue_rows,
     dump_json,
@@ -38,7 +39,6 @@ from gateway.app.ports import (
     InstitutionRecord,
     NonceClaim,
     StoredAnswer,
-    Superseded,
 )
 from gateway.domain.catalogue import Catalogue
 from gateway.domain.directory import Attestation, Institution, Integration
@@ -457,13 +457,8 @@ class SqlTransaction:
     def _stored_answer(self, row: Any) -> StoredAnswer | None:
         return None if row is None else StoredAnswer(row[0], row[1], self._dialect.read_json(row[2]))
 
-    @contextmanager
-    def tentatively(self, superseded: Callable[[], bool]) -> Iterator[None]:
-        """Asked at once: nothing of the block has reached the database yet (an engine that pipelines may ask
-        later, see ``PostgresTransaction``)."""
-        if superseded():
-            raise Superseded("superseded before it began")
-        yield
+    def tentatively(self, superseded: Callable[[], bool]) -> AbstractContextManager[None]:
+        return at_once(superseded)  # an engine that pipelines asks later (``PostgresTransaction``)
 
     def save_answer(self, institution_id: str, reference: str, answer: StoredAnswer) -> None:
         self._run(
